@@ -1,0 +1,355 @@
+/*
+ * chan.c — channels: make, send, receive, close, and their try and
+ * context variants.
+ *
+ * The shape is Go's chan.go: one lock per channel; a sender that finds a
+ * parked receiver copies straight into the receiver's destination and
+ * readies it (and vice versa), so an unbuffered hand-off is one copy, one
+ * lock round and one ready; a woken task is handed to the waker's runnext
+ * slot and runs as soon as the waker blocks, on the same CPU.
+ */
+#include <errno.h>
+#include <string.h>
+
+#include "chan.h"
+
+/* ---- wait queues (lock held) ------------------------------------------- */
+
+void weft__waitq_push(weft__waitq *q, weft__sudog *sg)
+{
+    sg->next = NULL;
+    sg->prev = q->last;
+    if (q->last)
+        q->last->next = sg;
+    else
+        weft__store_relaxed(&q->first, (AO_t)sg); /* read lock-free as a hint */
+    q->last = sg;
+    sg->queued = true;
+}
+
+void weft__waitq_remove(weft__waitq *q, weft__sudog *sg)
+{
+    if (!sg->queued)
+        return;
+    if (sg->prev)
+        sg->prev->next = sg->next;
+    else
+        weft__store_relaxed(&q->first, (AO_t)sg->next);
+    if (sg->next)
+        sg->next->prev = sg->prev;
+    else
+        q->last = sg->prev;
+    sg->next = sg->prev = NULL;
+    sg->queued = false;
+}
+
+weft__sudog *weft__waitq_take(weft__waitq *q)
+{
+    for (;;) {
+        weft__sudog *sg = (weft__sudog *)weft__load_relaxed(&q->first);
+        if (!sg)
+            return NULL;
+        weft__waitq_remove(q, sg);
+        /* A select waiter may already have been won by another channel or
+         * its deadline; it cleans up its other sudogs itself. */
+        if (sg->is_select) {
+            if (!weft__claim(sg->task))
+                continue;
+            sg->task->wait_data = sg;
+        }
+        return sg;
+    }
+}
+
+/* ---- buffer (lock held) ------------------------------------------------- */
+
+static inline unsigned char *slot(weft_chan *c, size_t i) { return c->buf + i * c->elemsize; }
+
+void weft__chan_buf_put(weft_chan *c, const void *elem)
+{
+    if (c->elemsize)
+        memcpy(slot(c, c->sendx), elem, c->elemsize);
+    if (++c->sendx == c->cap)
+        c->sendx = 0;
+    weft__store_relaxed(&c->qcount, weft__load_relaxed(&c->qcount) + 1);
+}
+
+void weft__chan_buf_take(weft_chan *c, void *out)
+{
+    if (c->elemsize) {
+        if (out)
+            memcpy(out, slot(c, c->recvx), c->elemsize);
+        memset(slot(c, c->recvx), 0, c->elemsize);
+    }
+    if (++c->recvx == c->cap)
+        c->recvx = 0;
+    weft__store_relaxed(&c->qcount, weft__load_relaxed(&c->qcount) - 1);
+}
+
+/* ---- hand-offs to a parked partner --------------------------------------- */
+
+void weft__chan_send_to(weft_chan *c, weft__sudog *sg, const void *elem)
+{
+    if (c->elemsize && sg->elem)
+        memcpy(sg->elem, elem, c->elemsize);
+    sg->success = true;
+    weft__task *t = sg->task;
+    weft__lock_release(&c->lock);
+    weft__ready(t);
+}
+
+void weft__chan_recv_from(weft_chan *c, weft__sudog *sg, void *out)
+{
+    if (c->cap == 0) {
+        if (c->elemsize && out)
+            memcpy(out, sg->elem, c->elemsize);
+    } else {
+        /* The buffer is full (a sender is waiting): take its head and put
+         * the sender's value at its tail, which is the same slot. */
+        weft__chan_buf_take(c, out);
+        weft__chan_buf_put(c, sg->elem);
+    }
+    sg->success = true;
+    weft__task *t = sg->task;
+    weft__lock_release(&c->lock);
+    weft__ready(t);
+}
+
+/* ---- life cycle ----------------------------------------------------------- */
+
+#undef weft_chan_make
+
+weft_chan *weft_chan_make_at(size_t elem_size, size_t cap, const char *file, int line)
+{
+    if (elem_size && cap > (SIZE_MAX - sizeof(weft_chan)) / elem_size) {
+        errno = EINVAL;
+        return NULL;
+    }
+    if (elem_size > (1u << 30)) {
+        errno = EINVAL;
+        return NULL;
+    }
+    size_t bytes = sizeof(weft_chan) + elem_size * cap;
+    weft_chan *c = calloc(1, bytes);
+    if (!c) {
+        errno = ENOMEM;
+        return NULL;
+    }
+    c->cap = cap;
+    c->elemsize = elem_size;
+    c->buf = (unsigned char *)(c + 1);
+    c->refs = 1;
+    c->file = file;
+    c->line = line;
+    return c;
+}
+
+weft_chan *weft_chan_make(size_t elem_size, size_t cap)
+{
+    return weft_chan_make_at(elem_size, cap, NULL, 0);
+}
+
+weft_chan *weft_chan_retain(weft_chan *c)
+{
+    if (c)
+        weft__fetch_add_relaxed(&c->refs, 1); /* relaxed: the caller already holds a reference */
+    return c;
+}
+
+void weft__chan_free(weft_chan *c) { free(c); }
+
+bool weft__chan_orphaned(const weft_chan *c) { return c->orphaned; }
+
+void weft_chan_release(weft_chan *c)
+{
+    if (!c)
+        return;
+    /* full: every use of c by this holder happens-before the free. */
+    if (weft__fetch_add_full(&c->refs, (AO_t)-1) != 1)
+        return;
+    weft__lock_acquire(&c->lock);
+    bool waiters = weft__load_relaxed(&c->recvq.first) || weft__load_relaxed(&c->sendq.first);
+    if (waiters)
+        c->orphaned = true; /* freed by the last select that leaves it */
+    weft__lock_release(&c->lock);
+    if (!waiters)
+        weft__chan_free(c);
+}
+
+size_t weft_chan_len(const weft_chan *c)
+{
+    return c ? (size_t)weft__load_acq(&((weft_chan *)c)->qcount) : 0;
+}
+
+size_t weft_chan_cap(const weft_chan *c) { return c ? c->cap : 0; }
+
+/* ---- send ----------------------------------------------------------------- */
+
+/* Lock-free test that a send cannot proceed now (Go's full()).  Used only
+ * by non-blocking sends: see weft_chan_try_send. */
+static inline bool chan_full(weft_chan *c)
+{
+    if (c->cap == 0)
+        return weft__load_acq(&c->recvq.first) == 0;
+    return weft__load_acq(&c->qcount) == c->cap;
+}
+
+static inline bool chan_empty(weft_chan *c)
+{
+    if (c->cap == 0)
+        return weft__load_acq(&c->sendq.first) == 0;
+    return weft__load_acq(&c->qcount) == 0;
+}
+
+/* block: 0 try, 1 block.  Returns 0, EPIPE or EAGAIN. */
+static int chan_send(weft_chan *c, const void *elem, bool block)
+{
+    weft__lock_acquire(&c->lock);
+    if (WEFT__UNLIKELY(weft__load_relaxed(&c->closed))) {
+        weft__lock_release(&c->lock);
+        return EPIPE;
+    }
+    weft__sudog *sg = weft__waitq_take(&c->recvq);
+    if (sg) {
+        weft__chan_send_to(c, sg, elem);
+        return 0;
+    }
+    if (weft__load_relaxed(&c->qcount) < c->cap) {
+        weft__chan_buf_put(c, elem);
+        weft__lock_release(&c->lock);
+        return 0;
+    }
+    if (!block) {
+        weft__lock_release(&c->lock);
+        return EAGAIN;
+    }
+    weft__task *self = weft__current();
+    if (WEFT__UNLIKELY(!self)) {
+        weft__lock_release(&c->lock);
+        return ENOMEM;
+    }
+    weft__sudog me = {.task = self, .elem = (void *)elem, .chan = c};
+    weft__waitq_push(&c->sendq, &me);
+    weft__park(WEFT__WAIT_CHAN_SEND, c, &c->lock);
+    /* Woken by a receiver (success) or by close. */
+    return me.success ? 0 : EPIPE;
+}
+
+int weft_chan_send(weft_chan *c, const void *elem)
+{
+    if (WEFT__UNLIKELY(!c || (!elem && c->elemsize)))
+        return EINVAL;
+    return chan_send(c, elem, true);
+}
+
+int weft_chan_try_send(weft_chan *c, const void *elem)
+{
+    if (WEFT__UNLIKELY(!c || (!elem && c->elemsize)))
+        return EINVAL;
+    /* Fast path without the lock (Go's chansend): closed is read before
+     * full.  closed never goes back to 0, so if it was 0 when read and the
+     * channel was full at the later read, there was a moment when it was
+     * open and full: returning EAGAIN is linearisable at that moment. */
+    if (!weft__load_acq(&c->closed) && chan_full(c))
+        return EAGAIN;
+    return chan_send(c, elem, false);
+}
+
+/* ---- receive -------------------------------------------------------------- */
+
+static int chan_recv(weft_chan *c, void *out, bool block)
+{
+    weft__lock_acquire(&c->lock);
+    weft__sudog *sg = weft__waitq_take(&c->sendq);
+    if (sg) {
+        weft__chan_recv_from(c, sg, out);
+        return 0;
+    }
+    if (weft__load_relaxed(&c->qcount) > 0) {
+        weft__chan_buf_take(c, out);
+        weft__lock_release(&c->lock);
+        return 0;
+    }
+    if (weft__load_relaxed(&c->closed)) {
+        weft__lock_release(&c->lock);
+        weft__chan_zero(c, out);
+        return EPIPE;
+    }
+    if (!block) {
+        weft__lock_release(&c->lock);
+        return EAGAIN;
+    }
+    weft__task *self = weft__current();
+    if (WEFT__UNLIKELY(!self)) {
+        weft__lock_release(&c->lock);
+        return ENOMEM;
+    }
+    weft__sudog me = {.task = self, .elem = out, .chan = c};
+    weft__waitq_push(&c->recvq, &me);
+    weft__park(WEFT__WAIT_CHAN_RECV, c, &c->lock);
+    if (me.success)
+        return 0;
+    weft__chan_zero(c, out); /* close zeroed it already; keep it explicit */
+    return EPIPE;
+}
+
+int weft_chan_recv(weft_chan *c, void *out)
+{
+    if (WEFT__UNLIKELY(!c))
+        return EINVAL;
+    return chan_recv(c, out, true);
+}
+
+int weft_chan_try_recv(weft_chan *c, void *out)
+{
+    if (WEFT__UNLIKELY(!c))
+        return EINVAL;
+    /* Fast path (Go's chanrecv): if the channel looks empty, check closed;
+     * an open channel that was empty when observed gives EAGAIN.  A closed
+     * one must be re-checked for emptiness, since a value could have been
+     * buffered between the two reads and must still be delivered. */
+    if (chan_empty(c)) {
+        if (!weft__load_acq(&c->closed))
+            return EAGAIN;
+        if (chan_empty(c)) {
+            weft__chan_zero(c, out);
+            return EPIPE;
+        }
+    }
+    return chan_recv(c, out, false);
+}
+
+/* ---- close ---------------------------------------------------------------- */
+
+int weft_chan_close(weft_chan *c)
+{
+    if (WEFT__UNLIKELY(!c))
+        return EINVAL;
+    weft__lock_acquire(&c->lock);
+    if (weft__load_relaxed(&c->closed)) {
+        weft__lock_release(&c->lock);
+        return EPIPE;
+    }
+    /* release: a lock-free reader that sees closed also sees the buffer
+     * state that preceded it. */
+    weft__store_rel(&c->closed, 1);
+    weft__sudog *wake = NULL, *sg;
+    while ((sg = weft__waitq_take(&c->recvq))) {
+        weft__chan_zero(c, sg->elem);
+        sg->success = false;
+        sg->next = wake;
+        wake = sg;
+    }
+    while ((sg = weft__waitq_take(&c->sendq))) {
+        sg->success = false;
+        sg->next = wake;
+        wake = sg;
+    }
+    weft__lock_release(&c->lock);
+    while (wake) {
+        sg = wake;
+        wake = sg->next; /* read before the owner can run and pop its stack */
+        weft__ready(sg->task);
+    }
+    return 0;
+}

@@ -1,0 +1,75 @@
+/*
+ * chan.h — channel internals shared by chan.c, select.c, timer_chan.c and
+ * the diagnostics.
+ *
+ * Invariants (under c->lock), as in Go's chan.go:
+ *  - at least one of sendq and recvq is empty, except that both may hold
+ *    sudogs of select operations that are themselves being decided;
+ *  - for a buffered channel, qcount > 0 implies recvq is empty, and
+ *    qcount < cap implies sendq is empty;
+ *  - once closed, sendq and recvq are empty: close wakes every waiter.
+ * Fields that fast paths read without the lock (closed, qcount, the queue
+ * heads) are atomic words written only under the lock.
+ */
+#ifndef WEFT_CHAN_H
+#define WEFT_CHAN_H
+
+#include "internal.h"
+
+/* A task's place in a channel's wait queue (Go's sudog).  It lives on the
+ * waiting task's stack: the task is parked while it is queued. */
+typedef struct weft__sudog {
+    weft__task *task;
+    struct weft__sudog *next, *prev;
+    void *elem;            /* value to send, or where to receive (may be NULL) */
+    weft_chan *chan;
+    int case_index;        /* select: which case this is */
+    bool is_select;        /* wakers must win weft__claim() first */
+    bool queued;           /* still linked in a queue */
+    bool success;          /* a value moved (false: woken by close) */
+} weft__sudog;
+
+typedef struct weft__waitq {
+    weft__aword first;     /* weft__sudog *, read lock-free by fast paths */
+    weft__sudog *last;
+} weft__waitq;
+
+struct weft_chan {
+    weft__lock lock;
+    weft__aword closed;
+    weft__aword qcount;    /* buffered elements */
+    size_t cap;
+    size_t elemsize;
+    size_t sendx, recvx;   /* ring indices */
+    unsigned char *buf;
+    weft__waitq recvq, sendq;
+    weft__aword refs;
+    bool orphaned;         /* last reference dropped while tasks waited */
+    const char *file;      /* creation site */
+    int line;
+};
+
+void weft__waitq_push(weft__waitq *q, weft__sudog *sg);
+void weft__waitq_remove(weft__waitq *q, weft__sudog *sg);
+/* First waiter that can be woken (select waiters already decided are
+ * dropped on the way), or NULL. */
+weft__sudog *weft__waitq_take(weft__waitq *q);
+
+/* Transfers with the lock held; they unlock c and ready sg's task. */
+void weft__chan_send_to(weft_chan *c, weft__sudog *sg, const void *elem);
+void weft__chan_recv_from(weft_chan *c, weft__sudog *sg, void *out);
+/* Buffer helpers (lock held). */
+void weft__chan_buf_put(weft_chan *c, const void *elem);
+void weft__chan_buf_take(weft_chan *c, void *out);
+/* Free a channel nobody references and nobody waits on any more. */
+void weft__chan_free(weft_chan *c);
+/* Could the channel's waiters be woken by anyone?  (orphaned: no) */
+bool weft__chan_orphaned(const weft_chan *c);
+
+static inline void weft__chan_zero(const weft_chan *c, void *out)
+{
+    if (out && c->elemsize)
+        __builtin_memset(out, 0, c->elemsize);
+}
+
+#endif

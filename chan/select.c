@@ -1,0 +1,267 @@
+/*
+ * select.c — weft_select, after Go's selectgo.
+ *
+ *  1. Cases with a NULL channel are dropped.  The rest get a random poll
+ *     order (uniform choice among ready cases) and a lock order (by channel
+ *     address, duplicates adjacent) so that two selects never deadlock on
+ *     each other's locks.
+ *  2. With every channel locked, the first ready case in poll order runs.
+ *  3. Otherwise, unless the deadline has passed (Go's default:), a sudog is
+ *     queued on every channel, in poll order so no channel is favoured,
+ *     and the task parks once; the locks are dropped after its switch.
+ *  4. The one waker that wins weft__claim() (or the deadline timer) readies
+ *     it; it relocks everything, unqueues its other sudogs and returns.
+ * Small selects allocate nothing: sudogs and orders live on the stack.
+ */
+#include <errno.h>
+#include <string.h>
+
+#include "chan.h"
+
+enum { WEFT__SELECT_INLINE = 8 };
+
+struct sel {
+    weft_case *cases;
+    weft__sudog *sg;       /* one per case */
+    uint16_t *poll;        /* case indices in random order */
+    uint16_t *lockv;       /* case indices sorted by channel address */
+    size_t n;              /* cases with a channel */
+};
+
+static void lock_all(struct sel *s)
+{
+    weft_chan *prev = NULL;
+    for (size_t i = 0; i < s->n; i++) {
+        weft_chan *c = s->cases[s->lockv[i]].chan;
+        if (c != prev)
+            weft__lock_acquire(&c->lock);
+        prev = c;
+    }
+}
+
+static void unlock_all_fn(void *p)
+{
+    struct sel *s = p;
+    weft_chan *prev = NULL;
+    /* Reverse order is not needed for correctness, only tidiness. */
+    for (size_t i = s->n; i-- > 0;) {
+        weft_chan *c = s->cases[s->lockv[i]].chan;
+        if (c != prev)
+            weft__lock_release(&c->lock);
+        prev = c;
+    }
+}
+
+/* Unlock every channel except skip (already unlocked by a transfer). */
+static void unlock_all_but(struct sel *s, weft_chan *skip)
+{
+    weft_chan *prev = NULL;
+    for (size_t i = 0; i < s->n; i++) {
+        weft_chan *c = s->cases[s->lockv[i]].chan;
+        if (c != prev && c != skip)
+            weft__lock_release(&c->lock);
+        prev = c;
+    }
+}
+
+static void sort_lockorder(struct sel *s)
+{
+    /* Insertion sort: selects are small, and this is stable. */
+    for (size_t i = 1; i < s->n; i++) {
+        uint16_t v = s->lockv[i];
+        uintptr_t key = (uintptr_t)s->cases[v].chan;
+        size_t j = i;
+        while (j > 0 && (uintptr_t)s->cases[s->lockv[j - 1]].chan > key) {
+            s->lockv[j] = s->lockv[j - 1];
+            j--;
+        }
+        s->lockv[j] = v;
+    }
+}
+
+/* Try to complete case i with its channel locked.  On success the channel
+ * has been unlocked by the transfer (or must be unlocked by the caller when
+ * *unlocked is false) and the case's ok is set. */
+static bool try_case(weft_case *k, bool *unlocked)
+{
+    weft_chan *c = k->chan;
+    *unlocked = false;
+    if (k->dir == WEFT_RECV) {
+        weft__sudog *sg = weft__waitq_take(&c->sendq);
+        if (sg) {
+            k->ok = true;
+            weft__chan_recv_from(c, sg, k->val);
+            *unlocked = true;
+            return true;
+        }
+        if (weft__load_relaxed(&c->qcount) > 0) {
+            weft__chan_buf_take(c, k->val);
+            k->ok = true;
+            return true;
+        }
+        if (weft__load_relaxed(&c->closed)) {
+            weft__chan_zero(c, k->val);
+            k->ok = false;
+            return true;
+        }
+        return false;
+    }
+    if (weft__load_relaxed(&c->closed)) {
+        k->ok = false; /* Go panics here; weft reports the case with ok = false */
+        return true;
+    }
+    weft__sudog *sg = weft__waitq_take(&c->recvq);
+    if (sg) {
+        k->ok = true;
+        weft__chan_send_to(c, sg, k->val);
+        *unlocked = true;
+        return true;
+    }
+    if (weft__load_relaxed(&c->qcount) < c->cap) {
+        weft__chan_buf_put(c, k->val);
+        k->ok = true;
+        return true;
+    }
+    return false;
+}
+
+static int select_block(struct sel *s, int64_t deadline);
+
+int weft_select(weft_case *cases, size_t n, int64_t deadline)
+{
+    if (WEFT__UNLIKELY(n && !cases) || n > UINT16_MAX) {
+        errno = EINVAL;
+        return -1;
+    }
+    uint16_t poll_buf[WEFT__SELECT_INLINE], lock_buf[WEFT__SELECT_INLINE];
+    weft__sudog sg_buf[WEFT__SELECT_INLINE];
+    struct sel s = {.cases = cases, .poll = poll_buf, .lockv = lock_buf, .sg = sg_buf};
+    void *heap = NULL;
+    size_t live = 0;
+    for (size_t i = 0; i < n; i++) {
+        if (WEFT__UNLIKELY(cases[i].dir != WEFT_SEND && cases[i].dir != WEFT_RECV)) {
+            errno = EINVAL;
+            return -1;
+        }
+        if (cases[i].chan) {
+            live++;
+            if (WEFT__UNLIKELY(cases[i].dir == WEFT_SEND && !cases[i].val &&
+                               cases[i].chan->elemsize)) {
+                errno = EINVAL;
+                return -1;
+            }
+        }
+    }
+    if (live > WEFT__SELECT_INLINE) {
+        /* One allocation for everything a large select needs. */
+        heap = malloc(live * (sizeof(weft__sudog) + 2 * sizeof(uint16_t)));
+        if (!heap) {
+            errno = ENOMEM;
+            return -1;
+        }
+        s.sg = heap;
+        s.poll = (uint16_t *)(s.sg + live);
+        s.lockv = s.poll + live;
+    }
+    /* Poll order: an inside-out Fisher–Yates shuffle of the live cases. */
+    for (size_t i = 0; i < n; i++) {
+        if (!cases[i].chan)
+            continue;
+        size_t j = weft__rand_n((uint32_t)(s.n + 1));
+        s.poll[s.n] = s.poll[j];
+        s.poll[j] = (uint16_t)i;
+        s.lockv[s.n] = (uint16_t)i;
+        s.n++;
+    }
+    sort_lockorder(&s);
+
+    int result = -1;
+    if (s.n) {
+        lock_all(&s);
+        for (size_t p = 0; p < s.n; p++) {
+            weft_case *k = &cases[s.poll[p]];
+            bool unlocked;
+            if (try_case(k, &unlocked)) {
+                unlock_all_but(&s, unlocked ? k->chan : NULL);
+                result = s.poll[p];
+                goto out;
+            }
+        }
+    }
+    bool nonblocking = deadline != WEFT_FOREVER && (deadline <= 0 || deadline <= weft_now());
+    if (nonblocking) {
+        if (s.n)
+            unlock_all_fn(&s);
+        errno = ETIMEDOUT;
+        goto out;
+    }
+    result = select_block(&s, deadline);
+out:
+    free(heap);
+    return result;
+}
+
+/* Park on every channel; called with all of them locked. */
+static int select_block(struct sel *s, int64_t deadline)
+{
+    weft__task *self = weft__current();
+    if (WEFT__UNLIKELY(!self)) {
+        if (s->n)
+            unlock_all_fn(s);
+        errno = ENOMEM;
+        return -1;
+    }
+    weft__store_full(&self->wake, WEFT__WAKE_NONE);
+    self->wait_data = NULL;
+    for (size_t p = 0; p < s->n; p++) {
+        uint16_t i = s->poll[p];
+        weft_case *k = &s->cases[i];
+        weft__sudog *sg = &s->sg[p];
+        *sg = (weft__sudog){.task = self, .elem = k->val, .chan = k->chan, .case_index = i,
+                            .is_select = true};
+        weft__waitq_push(k->dir == WEFT_RECV ? &k->chan->recvq : &k->chan->sendq, sg);
+    }
+    const void *obj = s->n ? (const void *)s->cases[s->poll[0]].chan : NULL;
+    enum weft__wait why = s->n ? WEFT__WAIT_SELECT : WEFT__WAIT_FOREVER;
+    int wake = weft__park_ex(why, obj, s->n ? unlock_all_fn : NULL, s, deadline);
+
+    weft__sudog *won = wake == WEFT__WAKE_CASE ? self->wait_data : NULL;
+    if (s->n) {
+        /* Unqueue the losers.  A channel whose last reference was dropped
+         * while we waited is freed by whoever leaves it last. */
+        lock_all(s);
+        for (size_t p = 0; p < s->n; p++) {
+            weft__sudog *sg = &s->sg[p];
+            if (sg == won)
+                continue;
+            weft_case *k = &s->cases[sg->case_index];
+            weft__waitq_remove(k->dir == WEFT_RECV ? &k->chan->recvq : &k->chan->sendq, sg);
+        }
+        weft_chan *orphans[WEFT__SELECT_INLINE];
+        size_t norphans = 0;
+        weft_chan *prev = NULL;
+        for (size_t i = 0; i < s->n; i++) {
+            weft_chan *c = s->cases[s->lockv[i]].chan;
+            if (c == prev)
+                continue;
+            prev = c;
+            if (c->orphaned && !weft__load_relaxed(&c->recvq.first) &&
+                !weft__load_relaxed(&c->sendq.first) && norphans < WEFT__SELECT_INLINE) {
+                c->orphaned = false; /* claimed for freeing */
+                orphans[norphans++] = c;
+            }
+        }
+        unlock_all_fn(s);
+        for (size_t i = 0; i < norphans; i++)
+            weft__chan_free(orphans[i]);
+    }
+    if (!won) {
+        errno = ETIMEDOUT;
+        return -1;
+    }
+    weft_case *k = &s->cases[won->case_index];
+    k->ok = won->success;
+    if (k->dir == WEFT_RECV && !won->success)
+        weft__chan_zero(k->chan, k->val);
+    return won->case_index;
+}

@@ -1,0 +1,342 @@
+/*
+ * weft.h — the one public header of weft, a Go-style CSP runtime for C.
+ *
+ * Green tasks on an M:N scheduler, channels, select, timers, contexts,
+ * WaitGroup / Mutex / Once / errgroup, and leak diagnostics.
+ *
+ * Conventions (see docs/API.md for the full contract):
+ *  - Functions that can fail return 0 or an errno value (the pthread
+ *    convention); errno itself is not touched.  Constructors return NULL and
+ *    set errno.
+ *  - Time is int64_t nanoseconds.  Durations are relative; deadlines are
+ *    absolute on weft_now()'s monotonic clock.  WEFT_FOREVER never expires;
+ *    any deadline <= weft_now() means "do not wait".
+ *  - Every blocking call works inside a task (parks the task, not the worker
+ *    thread) and on a plain OS thread (blocks that thread without spinning).
+ */
+#ifndef WEFT_H
+#define WEFT_H
+
+#include <errno.h>
+#include <stdbool.h>
+#include <stddef.h>
+#include <stdint.h>
+#include <stdio.h>
+
+#ifdef __cplusplus
+extern "C" {
+#endif
+
+/* ===================================================================== */
+/*  Time                                                                  */
+/* ===================================================================== */
+
+#define WEFT_FOREVER INT64_MAX
+#define WEFT_NS ((int64_t)1)
+#define WEFT_US ((int64_t)1000)
+#define WEFT_MS ((int64_t)1000000)
+#define WEFT_SEC ((int64_t)1000000000)
+
+/* Monotonic clock (CLOCK_MONOTONIC) in nanoseconds. */
+int64_t weft_now(void);
+
+/* now + duration, saturating at WEFT_FOREVER (a negative duration gives a
+ * deadline in the past). */
+int64_t weft_deadline(int64_t duration);
+
+/* ===================================================================== */
+/*  Runtime                                                               */
+/* ===================================================================== */
+
+struct weft_config {
+    int workers;       /* worker threads; 0: CPUs usable (env WEFT_PROCS overrides) */
+    size_t stack_size; /* default task stack; 0: 64 KiB (env WEFT_STACK_SIZE) */
+    bool pin_workers;  /* pin each worker to one CPU (hwloc) */
+};
+
+/* Start the runtime.  cfg may be NULL; zero fields take defaults.
+ * Returns 0, EBUSY if already running, EINVAL for negative fields, ENOMEM or
+ * EAGAIN if threads or memory could not be had.  Any other API used before
+ * weft_init starts the runtime with defaults. */
+int weft_init(const struct weft_config *cfg);
+
+/* Stop the runtime.  Waits briefly for live tasks; never hangs and never
+ * frees memory under a live task.  Returns the number of tasks still alive
+ * (reported with a task dump on stderr), 0 when clean.  The runtime can be
+ * initialised again afterwards.  Must not be called from inside a task. */
+int weft_shutdown(void);
+
+/* Start the runtime (if needed), run main_fn(arg) as a task, wait for it,
+ * shut down and return main_fn's result.  Returns EDEADLK if every task
+ * became blocked with nothing able to wake them (after reporting it). */
+int weft_run(int (*main_fn)(void *), void *arg);
+
+/* ===================================================================== */
+/*  Tasks                                                                 */
+/* ===================================================================== */
+
+typedef void (*weft_fn)(void *arg);
+
+struct weft_task_opts {
+    const char *name;  /* shown in dumps; not copied, must outlive the task */
+    size_t stack_size; /* 0: the runtime default */
+};
+
+/* Spawn a task running fn(arg) (Go's `go fn(arg)`).  Callable from any
+ * thread.  Returns 0, ENOMEM, or EINVAL if fn is NULL. */
+int weft_go(weft_fn fn, void *arg);
+/* As weft_go, but copies size bytes at arg into the task; fn receives a
+ * pointer to the copy, which lives as long as the task. */
+int weft_go_copy(weft_fn fn, const void *arg, size_t size);
+/* As weft_go with a name and stack size (o may be NULL). */
+int weft_go_opts(const struct weft_task_opts *o, weft_fn fn, void *arg);
+
+/* Call-site recording variants: the macros below pass __FILE__/__LINE__. */
+int weft_go_at(weft_fn fn, void *arg, const char *fn_name, const char *file, int line,
+               const char *func);
+int weft_go_copy_at(weft_fn fn, const void *arg, size_t size, const char *fn_name,
+                    const char *file, int line, const char *func);
+int weft_go_opts_at(const struct weft_task_opts *o, weft_fn fn, void *arg, const char *fn_name,
+                    const char *file, int line, const char *func);
+#define weft_go(fn, arg) weft_go_at((fn), (arg), #fn, __FILE__, __LINE__, __func__)
+#define weft_go_copy(fn, arg, size) \
+    weft_go_copy_at((fn), (arg), (size), #fn, __FILE__, __LINE__, __func__)
+#define weft_go_opts(o, fn, arg) weft_go_opts_at((o), (fn), (arg), #fn, __FILE__, __LINE__, __func__)
+
+/* Let other runnable tasks run.  On a plain thread: sched_yield(). */
+void weft_yield(void);
+/* Sleep for duration ns (<= 0 returns at once).  Returns 0. */
+int weft_sleep(int64_t duration);
+/* Current task id (> 0), or 0 on a thread that is not a task. */
+uint64_t weft_self(void);
+/* Live tasks: spawned and not yet returned (runtime.NumGoroutine minus the
+ * weft_run main task and internal tasks). */
+size_t weft_num_tasks(void);
+
+/* ===================================================================== */
+/*  Channels                                                              */
+/* ===================================================================== */
+
+typedef struct weft_chan weft_chan;
+struct weft_ctx;
+
+/* Make a channel of elements of elem_size bytes (0: signal-only) with
+ * capacity cap (0: unbuffered).  Returns one reference, or NULL with errno
+ * ENOMEM or EINVAL (size overflow). */
+weft_chan *weft_chan_make(size_t elem_size, size_t cap);
+weft_chan *weft_chan_make_at(size_t elem_size, size_t cap, const char *file, int line);
+#define weft_chan_make(es, cap) weft_chan_make_at((es), (cap), __FILE__, __LINE__)
+
+/* Add a reference; returns c (NULL passes through). */
+weft_chan *weft_chan_retain(weft_chan *c);
+/* Drop a reference.  The last one frees the channel once no task is blocked
+ * on it; tasks still blocked then can never be woken and are reported as
+ * certainly leaked. */
+void weft_chan_release(weft_chan *c);
+
+/* Send *elem (blocks until a receiver takes it or buffer space frees).
+ * 0 | EPIPE (closed) | EINVAL (c NULL, or elem NULL with elem_size > 0). */
+int weft_chan_send(weft_chan *c, const void *elem);
+/* Receive into *out (out may be NULL to discard).  0 | EPIPE (closed and
+ * drained; *out zeroed) | EINVAL. */
+int weft_chan_recv(weft_chan *c, void *out);
+/* Non-blocking variants: 0 | EAGAIN (would block) | EPIPE | EINVAL. */
+int weft_chan_try_send(weft_chan *c, const void *elem);
+int weft_chan_try_recv(weft_chan *c, void *out);
+/* Blocking variants that give up when ctx is done: + ECANCELED | ETIMEDOUT.
+ * ctx NULL means no context. */
+int weft_chan_send_ctx(weft_chan *c, const void *elem, struct weft_ctx *ctx);
+int weft_chan_recv_ctx(weft_chan *c, void *out, struct weft_ctx *ctx);
+/* Close: wakes every blocked receiver and sender.  0 | EPIPE (already
+ * closed) | EINVAL. */
+int weft_chan_close(weft_chan *c);
+/* Buffered elements / capacity (0 for NULL). */
+size_t weft_chan_len(const weft_chan *c);
+size_t weft_chan_cap(const weft_chan *c);
+
+/* ===================================================================== */
+/*  Select                                                                */
+/* ===================================================================== */
+
+enum weft_dir { WEFT_SEND = 1, WEFT_RECV = 2 };
+
+typedef struct weft_case {
+    weft_chan *chan;   /* NULL: never ready */
+    enum weft_dir dir;
+    void *val;         /* SEND: element to send; RECV: where to store (may be NULL) */
+    bool ok;           /* out: true if a value moved, false if the channel was closed */
+} weft_case;
+
+#define WEFT_CASE_SEND(ch, ptr) ((weft_case){.chan = (ch), .dir = WEFT_SEND, .val = (void *)(ptr)})
+#define WEFT_CASE_RECV(ch, ptr) ((weft_case){.chan = (ch), .dir = WEFT_RECV, .val = (void *)(ptr)})
+
+/* Wait until one case can proceed, perform it and return its index.  Among
+ * several ready cases one is chosen uniformly at random.  Returns -1 with
+ * errno ETIMEDOUT when the deadline passed first (deadline <= now is Go's
+ * `default:`), or -1 with errno EINVAL (cases NULL with n > 0, bad dir).
+ * n == 0 with WEFT_FOREVER blocks forever. */
+int weft_select(weft_case *cases, size_t n, int64_t deadline);
+
+/* ===================================================================== */
+/*  Timers                                                                */
+/* ===================================================================== */
+
+typedef struct weft_timer weft_timer;
+
+/* One-shot timer (Go time.NewTimer): after duration its channel (cap 1)
+ * receives one int64_t, weft_now() at firing.  NULL + errno on failure. */
+weft_timer *weft_timer_make(int64_t duration);
+/* Ticker (Go time.NewTicker): a tick every period (> 0, else EINVAL);
+ * ticks are dropped for a slow receiver. */
+weft_timer *weft_ticker_make(int64_t period);
+/* The timer's channel (owned by the timer; retain it to keep it past stop). */
+weft_chan *weft_timer_chan(weft_timer *t);
+/* Re-arm: a timer fires after duration, a ticker gets period = duration
+ * (> 0).  0 | EINVAL. */
+int weft_timer_reset(weft_timer *t, int64_t duration);
+/* Stop and free.  Nothing arrives on the channel after this returns. */
+void weft_timer_stop(weft_timer *t);
+
+/* ===================================================================== */
+/*  Contexts                                                              */
+/* ===================================================================== */
+
+typedef struct weft_ctx weft_ctx;
+
+/* The root context: never done; retain/release are no-ops. */
+weft_ctx *weft_ctx_background(void);
+/* Derived contexts: each returns one reference, or NULL with errno EINVAL
+ * (parent NULL) or ENOMEM.  Children of a done parent are born done. */
+weft_ctx *weft_ctx_with_cancel(weft_ctx *parent);
+weft_ctx *weft_ctx_with_deadline(weft_ctx *parent, int64_t deadline);
+weft_ctx *weft_ctx_with_timeout(weft_ctx *parent, int64_t duration);
+weft_ctx *weft_ctx_with_value(weft_ctx *parent, const void *key, void *val);
+/* The value bound to key by ctx or its nearest ancestor, or NULL. */
+void *weft_ctx_value(weft_ctx *ctx, const void *key);
+/* Cancel ctx and every descendant (synchronously).  Idempotent. */
+void weft_ctx_cancel(weft_ctx *ctx);
+/* A channel closed once ctx is done; NULL if ctx can never be done. */
+weft_chan *weft_ctx_done(weft_ctx *ctx);
+/* 0 | ECANCELED | ETIMEDOUT. */
+int weft_ctx_err(weft_ctx *ctx);
+/* The effective deadline, WEFT_FOREVER if none. */
+int64_t weft_ctx_deadline(weft_ctx *ctx);
+/* Run fn(arg) in a new task once ctx is done (at once if it already is).
+ * 0 | EINVAL | ENOMEM. */
+int weft_ctx_after_func(weft_ctx *ctx, weft_fn fn, void *arg);
+weft_ctx *weft_ctx_retain(weft_ctx *ctx);
+/* Drop a reference; the last one cancels a cancelable context that is not
+ * yet done and detaches it from its parent. */
+void weft_ctx_release(weft_ctx *ctx);
+/* Sleep for duration or until ctx is done: 0 | ECANCELED | ETIMEDOUT. */
+int weft_sleep_ctx(weft_ctx *ctx, int64_t duration);
+
+/* ===================================================================== */
+/*  Sync: WaitGroup, Mutex, Once, errgroup                                */
+/* ===================================================================== */
+
+/* Internal fields (leading underscore) are private to weft. */
+typedef struct weft_wg {
+    uint32_t _lock;
+    int64_t _count;
+    void *_waiters;
+} weft_wg;
+#define WEFT_WG_INIT {0, 0, NULL}
+
+/* Add delta (may be negative).  EINVAL if the counter would go negative. */
+int weft_wg_add(weft_wg *wg, int64_t delta);
+/* weft_wg_add(wg, -1). */
+int weft_wg_done(weft_wg *wg);
+/* Block until the counter is zero.  0 | EINVAL. */
+int weft_wg_wait(weft_wg *wg);
+/* As weft_wg_wait, giving up when ctx is done: + ECANCELED | ETIMEDOUT. */
+int weft_wg_wait_ctx(weft_wg *wg, weft_ctx *ctx);
+
+typedef struct weft_mutex {
+    uint32_t _lock;
+    uint32_t _locked;
+    void *_head;
+    void *_tail;
+} weft_mutex;
+#define WEFT_MUTEX_INIT {0, 0, NULL, NULL}
+
+/* Lock; parks the task (not the worker) under contention, FIFO hand-off. */
+int weft_mutex_lock(weft_mutex *m);
+/* 0 | EBUSY if held. */
+int weft_mutex_trylock(weft_mutex *m);
+/* 0 | EPERM if not locked. */
+int weft_mutex_unlock(weft_mutex *m);
+
+typedef struct weft_once {
+    uint32_t _done;
+    weft_mutex _mu;
+} weft_once;
+#define WEFT_ONCE_INIT {0, WEFT_MUTEX_INIT}
+
+/* Run fn(arg) exactly once; concurrent callers wait until it returned. */
+int weft_once_do(weft_once *o, weft_fn fn, void *arg);
+
+typedef int (*weft_group_fn)(weft_ctx *ctx, void *arg);
+typedef struct weft_group {
+    weft_ctx *_ctx;
+    weft_wg _wg;
+    weft_mutex _mu;
+    int _err;
+    int _limit;
+    weft_chan *_sem;
+} weft_group;
+
+/* Init an errgroup whose tasks get a child of parent that is canceled by
+ * the first non-zero result.  0 | EINVAL | ENOMEM. */
+int weft_group_init(weft_group *g, weft_ctx *parent);
+/* At most n (> 0) tasks at once; n < 0: no limit.  EINVAL otherwise or if
+ * tasks are running. */
+int weft_group_set_limit(weft_group *g, int n);
+/* Spawn fn(ctx, arg); blocks while the limit is reached. */
+int weft_group_go(weft_group *g, weft_group_fn fn, void *arg);
+/* Wait for every task; returns the first non-zero result (0 if none) and
+ * releases the group's context. */
+int weft_group_wait(weft_group *g);
+
+/* ===================================================================== */
+/*  Leaks and diagnostics                                                 */
+/* ===================================================================== */
+
+/* Write every live task: id, name or entry function, spawn site, state,
+ * what it waits on (with that object's creation site) and for how long.
+ * Returns the number of tasks written. */
+int weft_dump_tasks(FILE *out);
+/* The same as one JSON document. */
+int weft_dump_tasks_json(FILE *out);
+
+/* A mark: tasks spawned after it are checked by weft_leak_check. */
+uint64_t weft_leak_mark(void);
+/* Wait up to timeout ns for every task spawned after mark to return (or be
+ * durably blocked); returns how many did not return and reports each on
+ * report (may be NULL). */
+size_t weft_leak_check(uint64_t mark, int64_t timeout, FILE *report);
+
+/* Called (from a worker thread) when every live task is blocked with
+ * nothing able to wake it.  The default hook reports on stderr. */
+typedef void (*weft_deadlock_hook)(void *arg);
+void weft_set_deadlock_hook(weft_deadlock_hook hook, void *arg);
+
+/* Dump tasks to stderr on SIGQUIT (opt-in). */
+int weft_dump_on_sigquit(bool enable);
+
+struct weft_stats {
+    uint64_t spawned;  /* tasks ever spawned */
+    uint64_t exited;   /* tasks that returned */
+    uint64_t live;     /* weft_num_tasks() */
+    uint64_t parked;   /* tasks parked now */
+    uint64_t switches; /* context switches */
+    uint64_t steals;   /* tasks stolen between workers */
+    uint64_t workers;  /* worker threads */
+};
+/* Fill *out.  0 | EINVAL. */
+int weft_stats(struct weft_stats *out);
+
+#ifdef __cplusplus
+}
+#endif
+#endif /* WEFT_H */

@@ -1,0 +1,272 @@
+/*
+ * internal.h — weft__ declarations shared across modules (sched, chan, ctx,
+ * sync, diag).  Nothing here is public API.
+ *
+ * Vocabulary (see sched/README.md): a *task* is a green thread with its own
+ * stack; a *worker* is an OS thread running tasks; a task *parks* when it
+ * blocks and is made *ready* (runnable) by whoever unblocks it.  A plain OS
+ * thread that is not a task blocks through the same park/ready pair, on a
+ * futex instead of a context switch.
+ */
+#ifndef WEFT_SCHED_INTERNAL_H
+#define WEFT_SCHED_INTERNAL_H
+
+#include <stdbool.h>
+#include <stddef.h>
+#include <stdint.h>
+#include <stdio.h>
+#include <stdlib.h>
+
+#include "weft.h"
+#include "atomic.h"
+#include "switch.h"
+
+#define WEFT__LIKELY(x) __builtin_expect(!!(x), 1)
+#define WEFT__UNLIKELY(x) __builtin_expect(!!(x), 0)
+#define WEFT__CACHELINE 64
+
+/* Always-on check of an internal invariant: a broken one aborts loudly. */
+#define WEFT__ASSERT(cond)                                                        \
+    do {                                                                          \
+        if (WEFT__UNLIKELY(!(cond)))                                              \
+            weft__panic(__FILE__, __LINE__, "assertion failed: %s", #cond);       \
+    } while (0)
+
+__attribute__((noreturn, format(printf, 3, 4))) void weft__panic(const char *file, int line,
+                                                                 const char *fmt, ...);
+
+/* ------------------------------------------------------------------ */
+/* Locks: a futex mutex that spins briefly first (sched/lock.c).       */
+/* Critical sections in weft are a few dozen instructions; the futex   */
+/* path only matters when a holder was preempted by the OS.            */
+/* ------------------------------------------------------------------ */
+typedef struct weft__lock {
+    weft__aint word; /* 0 free, 1 held, 2 held with sleepers */
+} weft__lock;
+#define WEFT__LOCK_INIT {0}
+
+void weft__lock_slow(weft__lock *l);
+void weft__unlock_slow(weft__lock *l);
+static inline void weft__lock_acquire(weft__lock *l)
+{
+    /* acquire: the critical section must not float above the lock. */
+    if (WEFT__UNLIKELY(!weft__icas_acq(&l->word, 0, 1)))
+        weft__lock_slow(l);
+}
+static inline bool weft__lock_try(weft__lock *l) { return weft__icas_acq(&l->word, 0, 1); }
+static inline void weft__lock_release(weft__lock *l)
+{
+    /* full: release ordering for the critical section, and the exchange
+     * must be atomic against a sleeper turning the word into 2. */
+    if (WEFT__UNLIKELY(weft__ixchg_full(&l->word, 0) == 2))
+        weft__unlock_slow(l);
+}
+
+/* Futex wrappers (sched/lock.c).  timeout_abs: absolute CLOCK_MONOTONIC ns,
+ * WEFT_FOREVER for none.  Returns 0, or ETIMEDOUT. */
+int weft__futex_wait(weft__aint *word, unsigned expect, int64_t deadline);
+void weft__futex_wake(weft__aint *word, int n);
+
+/* ------------------------------------------------------------------ */
+/* Wait reasons: what a parked task waits on (for dumps and deadlock).  */
+/* ------------------------------------------------------------------ */
+enum weft__wait {
+    WEFT__WAIT_NONE = 0,
+    WEFT__WAIT_CHAN_SEND,
+    WEFT__WAIT_CHAN_RECV,
+    WEFT__WAIT_SELECT,
+    WEFT__WAIT_SLEEP,
+    WEFT__WAIT_WG,
+    WEFT__WAIT_MUTEX,
+    WEFT__WAIT_ONCE,
+    WEFT__WAIT_CTX,
+    WEFT__WAIT_GROUP,
+    WEFT__WAIT_FOREVER, /* select {} */
+    WEFT__WAIT_COUNT
+};
+const char *weft__wait_name(enum weft__wait w);
+
+/* Task states (t->state).  Who owns the stack: RUNNING — the worker running
+ * it; RUNNABLE — whoever dequeues it; PARKED — nobody until ready(). */
+enum weft__state {
+    WEFT__TASK_RUNNABLE = 1,
+    WEFT__TASK_RUNNING,
+    WEFT__TASK_PARKED,
+    WEFT__TASK_DEAD,
+};
+
+/* Result of a wait that can be won by several parties (select cases, a
+ * deadline timer): t->wake is CASed from 0 to one of these. */
+enum { WEFT__WAKE_NONE = 0, WEFT__WAKE_CASE = 1, WEFT__WAKE_TIMEOUT = 2 };
+
+struct weft__worker;
+struct weft__timer;
+
+typedef struct weft__task {
+    struct weft__frame frame;   /* saved registers while not running */
+    struct weft__task *next;    /* run/global queue link */
+    weft__aword state;          /* enum weft__state */
+    uint64_t id;
+    weft_fn fn;
+    void *arg;
+    int saved_errno;            /* errno survives switches and migration */
+    bool is_thread;             /* a plain OS thread's stand-in, not a task */
+    bool counted;               /* counts in weft_num_tasks */
+    bool is_main;               /* weft_run's main task */
+    /* What it waits on; written by the task itself before it parks, read
+     * racily by dumps (hence atomic words). */
+    weft__aword wait_reason;    /* enum weft__wait */
+    weft__aword wait_obj;       /* object pointer, interpreted per reason */
+    int64_t wait_since;         /* coarse monotonic ns */
+    /* Selects and deadline waits: who won the wake-up. */
+    weft__aword wake;           /* WEFT__WAKE_* */
+    void *wait_data;            /* the winning sudog, for select */
+    /* Plain threads block on this futex word. */
+    weft__aint thread_wake;
+    /* Spawn site and naming, for dumps and leak reports. */
+    const char *name;
+    const char *fn_name;
+    const char *file;
+    const char *func;
+    int line;
+    int shard;                  /* registry shard */
+    struct weft__task *reg_prev, *reg_next;
+    /* Stack this task runs on (the task record lives at its top). */
+    void *stack_lo;             /* lowest usable address */
+    size_t stack_size;          /* usable bytes */
+    struct weft__stack *stack;
+    void *copy;                 /* weft_go_copy payload (inside the stack) */
+    void *tsan_fiber;           /* ThreadSanitizer fiber, when built with it */
+    void *asan_fake_stack;      /* AddressSanitizer fake-stack save slot */
+} weft__task;
+
+/* ------------------------------------------------------------------ */
+/* Scheduler entry points (sched/worker.c, sched/park.c).              */
+/* ------------------------------------------------------------------ */
+
+/* Start the runtime with defaults if it is not running.  0 or an errno. */
+int weft__ensure_init(void);
+
+/* The task running on this thread, or this plain thread's stand-in (created
+ * on first use).  Never NULL except when out of memory at first use.  Not
+ * inlinable: a thread-local address must not be cached across a switch. */
+weft__task *weft__current(void);
+/* The current worker, or NULL on a thread that is not a worker. */
+struct weft__worker *weft__cur_worker(void);
+
+/* Park the caller until weft__ready() is called for it.  lk, if not NULL, is
+ * released only after the caller's registers are saved, so a waker that
+ * finds the caller under lk can never ready it too early. */
+void weft__park(enum weft__wait why, const void *obj, weft__lock *lk);
+
+/* The general form.  unlock(arg), if not NULL, runs once the caller is
+ * off its stack (Go's gopark unlockf).  With a deadline other than
+ * WEFT_FOREVER the caller also wakes at the deadline; then whoever wakes it
+ * must first win weft__claim() (t->wake must be WEFT__WAKE_NONE on entry).
+ * Returns t->wake: WEFT__WAKE_CASE or WEFT__WAKE_TIMEOUT (WEFT__WAKE_NONE
+ * for a plain park woken by weft__ready without a claim). */
+int weft__park_ex(enum weft__wait why, const void *obj, void (*unlock)(void *), void *arg,
+                  int64_t deadline);
+
+/* As weft__park, with a deadline (see weft__park_ex). */
+int weft__park_until(enum weft__wait why, const void *obj, weft__lock *lk, int64_t deadline);
+
+/* Claim a task parked with weft__park_until (or a select): true if the
+ * caller won and must ready it. */
+static inline bool weft__claim(weft__task *t)
+{
+    /* full: the winner's writes to the task's wait data must be visible to
+     * the task once it runs, and losers must see the win. */
+    return weft__cas_full(&t->wake, WEFT__WAKE_NONE, WEFT__WAKE_CASE);
+}
+
+/* Make a parked task runnable (or wake a parked plain thread). */
+void weft__ready(weft__task *t);
+
+/* ------------------------------------------------------------------ */
+/* Timers (sched/timer.c): callbacks run on a worker's scheduler       */
+/* context; they must not block.                                       */
+/* ------------------------------------------------------------------ */
+typedef void (*weft__timer_fn)(struct weft__timer *tm, void *arg);
+typedef struct weft__timer {
+    int64_t when;
+    int64_t period;            /* > 0: re-armed after each firing */
+    weft__timer_fn fn;
+    void *arg;
+    weft__aword heap;          /* struct weft__timerheap * it is queued in */
+    size_t index;              /* position in that heap (under its lock) */
+    weft__aword running;       /* callback in progress */
+    weft__aword stopped;       /* canceled: do not re-arm a periodic timer */
+} weft__timer;
+
+void weft__timer_init(weft__timer *tm, weft__timer_fn fn, void *arg);
+/* Queue tm to fire at when (absolute).  Re-arming a queued timer moves it. */
+void weft__timer_start(weft__timer *tm, int64_t when, int64_t period);
+/* Unqueue tm and wait until a callback in progress has returned.  Returns
+ * true if the timer was still queued (it will not fire).  Never call it
+ * from tm's own callback. */
+bool weft__timer_cancel(weft__timer *tm);
+/* Unqueue tm without waiting for a callback in progress: true if it was
+ * queued.  For callers that may run inside another timer callback (ctx
+ * cancellation); they must keep tm's memory alive by other means until
+ * the callback is surely over. */
+bool weft__timer_cancel_nowait(weft__timer *tm);
+/* True while tm's callback runs. */
+bool weft__timer_running(weft__timer *tm);
+/* Timers queued right now (for deadlock detection). */
+size_t weft__timers_pending(void);
+
+/* Coarse monotonic clock (a few ms resolution, cheap). */
+int64_t weft__now_coarse(void);
+
+/* ------------------------------------------------------------------ */
+/* Tasks and registry (sched/task.c).                                  */
+/* ------------------------------------------------------------------ */
+/* Spawn with full control (internal tasks pass counted=false). */
+/* errno, read and written through a call the compiler cannot see into:
+ * glibc declares __errno_location const, so its address could otherwise be
+ * cached across a switch that moved the task to another thread. */
+int weft__errno_get(void);
+void weft__errno_set(int e);
+
+int weft__spawn(const struct weft_task_opts *o, weft_fn fn, void *arg, const void *copy,
+                size_t copy_size, const char *fn_name, const char *file, int line,
+                const char *func, bool counted, weft__task **out);
+/* Visit every live task while holding the registry locks: the task record
+ * stays valid during the call.  The callback must not block. */
+void weft__for_each_task(void (*visit)(weft__task *t, void *arg), void *arg);
+/* Id of the next task to be spawned (leak marks). */
+uint64_t weft__next_task_id(void);
+/* Bumped on every task exit.  weft__wait_exit blocks the calling thread
+ * (not a task!) until the epoch moves past seen_epoch or the deadline. */
+extern weft__aint weft__exit_epoch;
+extern weft__aword weft__exit_waiters;
+void weft__wait_exit(unsigned seen_epoch, int64_t deadline);
+
+/* Counters read by weft_stats and deadlock detection. */
+struct weft__counters {
+    weft__aword spawned;
+    weft__aword exited;
+    weft__aword live;          /* counted tasks alive */
+    weft__aword live_all;      /* all tasks alive, internal ones too */
+    weft__aword parked;
+    weft__aword steals;
+};
+extern struct weft__counters weft__ctr;
+uint64_t weft__switch_count(void);
+int weft__worker_count(void);
+
+/* Deadlock detection (sched/diag): called by the last worker to go idle
+ * when no task can run and no timer is queued. */
+void weft__check_deadlock(void);
+/* weft_run: is a main task running, and end it with EDEADLK. */
+bool weft__run_active(void);
+void weft__run_deadlock(void);
+/* Plain threads blocked inside weft right now. */
+extern weft__aword weft__threads_blocked;
+
+/* Random numbers: per-worker or per-thread xorshift, not crypto. */
+uint32_t weft__rand(void);
+static inline uint32_t weft__rand_n(uint32_t n) { return (uint32_t)(((uint64_t)weft__rand() * n) >> 32); }
+
+#endif

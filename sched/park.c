@@ -1,0 +1,207 @@
+/*
+ * park.c — the one way anything blocks in weft.
+ *
+ * A task parks by recording why, arranging for its lock(s) to be released
+ * by the next context once its own registers are saved (the after-switch
+ * hook, Go's gopark unlockf), and switching away.  A plain OS thread parks
+ * on a futex in its stand-in task record instead.  weft__ready() undoes
+ * either.  Channels, select, timers, WaitGroup, Mutex and contexts all
+ * block through here, so the wait reason recorded here is what dumps show.
+ */
+#include <errno.h>
+#include <sched.h>
+#include <time.h>
+
+#include "worker.h"
+
+static const char *const wait_names[WEFT__WAIT_COUNT] = {
+    [WEFT__WAIT_NONE] = "running",     [WEFT__WAIT_CHAN_SEND] = "chan send",
+    [WEFT__WAIT_CHAN_RECV] = "chan recv", [WEFT__WAIT_SELECT] = "select",
+    [WEFT__WAIT_SLEEP] = "sleep",      [WEFT__WAIT_WG] = "wg wait",
+    [WEFT__WAIT_MUTEX] = "mutex",      [WEFT__WAIT_ONCE] = "once",
+    [WEFT__WAIT_CTX] = "ctx wait",     [WEFT__WAIT_GROUP] = "errgroup",
+    [WEFT__WAIT_FOREVER] = "select (no cases)",
+};
+
+const char *weft__wait_name(enum weft__wait w)
+{
+    return (unsigned)w < WEFT__WAIT_COUNT && wait_names[w] ? wait_names[w] : "?";
+}
+
+int64_t weft_now(void)
+{
+    struct timespec ts;
+    clock_gettime(CLOCK_MONOTONIC, &ts);
+    return (int64_t)ts.tv_sec * WEFT_SEC + ts.tv_nsec;
+}
+
+int64_t weft__now_coarse(void)
+{
+    struct timespec ts;
+    clock_gettime(CLOCK_MONOTONIC_COARSE, &ts);
+    return (int64_t)ts.tv_sec * WEFT_SEC + ts.tv_nsec;
+}
+
+int64_t weft_deadline(int64_t duration)
+{
+    int64_t now = weft_now();
+    if (duration > 0 && now > WEFT_FOREVER - duration)
+        return WEFT_FOREVER;
+    return now + duration;
+}
+
+static void record_wait(weft__task *t, enum weft__wait why, const void *obj)
+{
+    /* relaxed: read only by dumps, which tolerate a stale view. */
+    weft__store_relaxed(&t->wait_reason, (AO_t)why);
+    weft__store_relaxed(&t->wait_obj, (AO_t)obj);
+    t->wait_since = weft__now_coarse();
+}
+
+static void deadline_fire(weft__timer *tm, void *arg)
+{
+    weft__task *t = arg;
+    if (weft__cas_full(&t->wake, WEFT__WAKE_NONE, WEFT__WAKE_TIMEOUT))
+        weft__ready(t);
+}
+
+/* A plain thread: block on the futex in its stand-in record. */
+static int thread_park(weft__task *t, void (*unlock)(void *), void *arg, int64_t deadline)
+{
+    weft__fetch_add_full(&weft__threads_blocked, 1);
+    if (unlock)
+        unlock(arg);
+    int r = WEFT__WAKE_NONE;
+    for (;;) {
+        if (weft__iload_acq(&t->thread_wake))
+            break;
+        if (weft__futex_wait(&t->thread_wake, 0, deadline) == ETIMEDOUT) {
+            if (weft__cas_full(&t->wake, WEFT__WAKE_NONE, WEFT__WAKE_TIMEOUT)) {
+                r = WEFT__WAKE_TIMEOUT;
+                break;
+            }
+            deadline = WEFT_FOREVER; /* a waker claimed us: its ready() is coming */
+        }
+    }
+    if (r != WEFT__WAKE_TIMEOUT) {
+        weft__istore_rel(&t->thread_wake, 0);
+        r = (int)weft__load_acq(&t->wake);
+    }
+    weft__fetch_add_full(&weft__threads_blocked, (AO_t)-1);
+    return r;
+}
+
+int weft__park_ex(enum weft__wait why, const void *obj, void (*unlock)(void *), void *arg,
+                  int64_t deadline)
+{
+    weft__worker *w = weft__cur_worker();
+    weft__task *self = w ? w->cur : weft__current();
+    WEFT__ASSERT(self != NULL); /* parking in a timer callback is a bug */
+    record_wait(self, why, obj);
+    if (!w) {
+        int r = thread_park(self, unlock, arg, deadline);
+        weft__store_relaxed(&self->wait_reason, WEFT__WAIT_NONE);
+        return r;
+    }
+    weft__timer tm;
+    w->after_fn = unlock;
+    w->after_arg = arg;
+    if (deadline != WEFT_FOREVER) {
+        weft__timer_init(&tm, deadline_fire, self);
+        /* The heap lock stays held through the switch, so the timer cannot
+         * fire (and ready us) before our registers are saved. */
+        w->after_lock = weft__timer_start_locked(&tm, deadline);
+    }
+    int saved = weft__errno_get();
+    weft__store_rel(&self->state, WEFT__TASK_PARKED);
+    weft__schedule_out(w, self);
+    weft__errno_set(saved);
+    if (deadline != WEFT_FOREVER)
+        weft__timer_cancel(&tm); /* also waits out a callback in flight */
+    weft__store_relaxed(&self->wait_reason, WEFT__WAIT_NONE);
+    return (int)weft__load_acq(&self->wake);
+}
+
+static void unlock_one(void *lk) { weft__lock_release(lk); }
+
+void weft__park(enum weft__wait why, const void *obj, weft__lock *lk)
+{
+    weft__park_ex(why, obj, lk ? unlock_one : NULL, lk, WEFT_FOREVER);
+}
+
+int weft__park_until(enum weft__wait why, const void *obj, weft__lock *lk, int64_t deadline)
+{
+    return weft__park_ex(why, obj, lk ? unlock_one : NULL, lk, deadline);
+}
+
+void weft__ready(weft__task *t)
+{
+    if (t->is_thread) {
+        /* release: the waker's hand-off writes happen-before the wake. */
+        weft__istore_full(&t->thread_wake, 1);
+        weft__futex_wake(&t->thread_wake, 1);
+        return;
+    }
+    weft__store_rel(&t->state, WEFT__TASK_RUNNABLE);
+    weft__worker *w = weft__cur_worker();
+    if (w && w->cur) {
+        /* Readied by a running task: it runs next on this worker, where its
+         * data is hot, as soon as the waker blocks.  No other worker is
+         * woken for it (that would bounce it across CPUs); a task it
+         * displaces from runnext goes to the queue, where others may steal. */
+        AO_t old = weft__xchg_full(&w->runnext, (AO_t)t);
+        if (old) {
+            weft__runq_put_or_global(w, (weft__task *)old);
+            weft__wakep();
+        }
+        return;
+    }
+    if (w)
+        weft__runq_put_or_global(w, t);
+    else
+        weft__gq_put(t);
+    weft__wakep();
+}
+
+void weft_yield(void)
+{
+    weft__worker *w = weft__cur_worker();
+    if (!w || !w->cur) {
+        sched_yield();
+        return;
+    }
+    weft__task *self = w->cur;
+    weft__store_rel(&self->state, WEFT__TASK_RUNNABLE);
+    /* Requeued by the next context, once our registers are saved. */
+    w->after_fn = (void (*)(void *))weft__yield_requeue;
+    w->after_arg = self;
+    int saved = weft__errno_get();
+    weft__schedule_out(w, self);
+    weft__errno_set(saved);
+}
+
+void weft__yield_requeue(weft__task *t)
+{
+    weft__worker *w = weft__cur_worker();
+    weft__runq_put_or_global(w, t);
+    weft__wakep();
+}
+
+int weft_sleep(int64_t duration)
+{
+    if (duration <= 0)
+        return 0;
+    int64_t deadline = weft_deadline(duration);
+    weft__task *self = weft__current();
+    if (!self || self->is_thread) {
+        struct timespec ts = {deadline / WEFT_SEC, deadline % WEFT_SEC};
+        weft__fetch_add_full(&weft__threads_blocked, 1);
+        while (clock_nanosleep(CLOCK_MONOTONIC, TIMER_ABSTIME, &ts, NULL) == EINTR)
+            ;
+        weft__fetch_add_full(&weft__threads_blocked, (AO_t)-1);
+        return 0;
+    }
+    weft__store_full(&self->wake, WEFT__WAKE_NONE);
+    weft__park_ex(WEFT__WAIT_SLEEP, NULL, NULL, NULL, deadline);
+    return 0;
+}

@@ -1,0 +1,305 @@
+/*
+ * stack.c — task stacks: slab-mapped, guarded, pooled.
+ *
+ * Layout of one stack slot (addresses grow upwards):
+ *
+ *     [ guard page ][ usable stack ......... ][ top reserve: task record,
+ *                                               go_copy payload, handle ]
+ *
+ * The task record lives at the top of its own stack, so a parked task whose
+ * frames are shallow touches a single page: its record and its frames.
+ *
+ * Stacks of the default size are carved from slabs of many slots, one mmap
+ * each, so a million stacks do not need a million mappings
+ * (vm.max_map_count is 65530 on a stock kernel).  Guard pages, best first:
+ *   1. MADV_GUARD_INSTALL (Linux >= 6.13): a page-table marker, no mapping;
+ *   2. mprotect(PROT_NONE), which splits the slab mapping — used only while
+ *      the mapping budget derived from vm.max_map_count allows;
+ *   3. a canary at the low end of the stack, checked at every switch.
+ *
+ * Freed stacks go to the worker's cache (hot, LIFO); past its size they go
+ * to a global pool after their pages are returned to the kernel
+ * (MADV_DONTNEED, keeping the top page that holds the handle).
+ */
+#include <errno.h>
+#include <string.h>
+#include <sys/mman.h>
+#include <unistd.h>
+
+#include "worker.h"
+
+#ifdef WEFT_VALGRIND
+#include <valgrind/valgrind.h>
+#endif
+
+#ifndef MADV_GUARD_INSTALL
+#define MADV_GUARD_INSTALL 102
+#endif
+
+enum { WEFT__CACHE_MAX = 64, WEFT__SLAB_BYTES = 8 << 20 };
+static const uint64_t WEFT__CANARY = 0x77656674c0ffee77ull;
+
+enum guard_kind { GUARD_MADVISE = 1, GUARD_MPROTECT, GUARD_CANARY };
+
+struct weft__stack {
+    struct weft__stack *next;   /* free-list link */
+    unsigned char *slot_lo;     /* guard page start */
+    size_t slot_size;           /* guard + usable + reserve */
+    size_t usable;
+    bool dedicated;             /* own mapping, unmapped when freed */
+    unsigned char guard;        /* enum guard_kind */
+    unsigned valgrind_id;
+};
+
+struct weft__stackcache {
+    struct weft__stack *head;
+    int n;
+};
+
+static struct {
+    weft__lock lock;
+    struct weft__stack *free;   /* default-size stacks, pages returned */
+    size_t page;
+    bool madv_guard;            /* MADV_GUARD_INSTALL works here */
+    long mprotect_budget;       /* guards we may still mprotect */
+    size_t slot_size, usable;   /* for the current default size */
+    unsigned char *slab_next, *slab_end;
+} G = {.lock = WEFT__LOCK_INIT};
+
+/* Bytes reserved at the top of every stack. */
+static size_t top_reserve(size_t reserve)
+{
+    size_t r = reserve + sizeof(struct weft__stack);
+    return (r + 15) & ~(size_t)15;
+}
+
+static long read_max_map_count(void)
+{
+    FILE *f = fopen("/proc/sys/vm/max_map_count", "r");
+    long v = 65530;
+    if (f) {
+        if (fscanf(f, "%ld", &v) != 1)
+            v = 65530;
+        fclose(f);
+    }
+    return v;
+}
+
+int weft__stack_global_init(void)
+{
+    G.page = (size_t)sysconf(_SC_PAGESIZE);
+    void *probe = mmap(NULL, 2 * G.page, PROT_READ | PROT_WRITE, MAP_PRIVATE | MAP_ANONYMOUS, -1, 0);
+    if (probe == MAP_FAILED)
+        return ENOMEM;
+    G.madv_guard = madvise(probe, G.page, MADV_GUARD_INSTALL) == 0;
+    munmap(probe, 2 * G.page);
+    /* Each mprotected guard splits its slab mapping in up to three. */
+    G.mprotect_budget = (read_max_map_count() - 8192) / 2;
+    if (G.mprotect_budget < 0)
+        G.mprotect_budget = 0;
+    return 0;
+}
+
+static void install_guard(struct weft__stack *s)
+{
+    if (G.madv_guard && madvise(s->slot_lo, G.page, MADV_GUARD_INSTALL) == 0) {
+        s->guard = GUARD_MADVISE;
+        return;
+    }
+    weft__lock_acquire(&G.lock);
+    bool may = G.mprotect_budget > 0;
+    if (may)
+        G.mprotect_budget--;
+    weft__lock_release(&G.lock);
+    if (may && mprotect(s->slot_lo, G.page, PROT_NONE) == 0) {
+        s->guard = GUARD_MPROTECT;
+        return;
+    }
+    s->guard = GUARD_CANARY;
+}
+
+static void arm_canary(struct weft__stack *s)
+{
+    if (s->guard == GUARD_CANARY)
+        memcpy(s->slot_lo + G.page, &WEFT__CANARY, sizeof WEFT__CANARY);
+}
+
+static struct weft__stack *handle_of(unsigned char *slot_lo, size_t slot_size)
+{
+    return (struct weft__stack *)(slot_lo + slot_size - sizeof(struct weft__stack));
+}
+
+static struct weft__stack *carve(size_t slot_size, size_t usable, bool dedicated)
+{
+    unsigned char *lo;
+    if (dedicated) {
+        lo = mmap(NULL, slot_size, PROT_READ | PROT_WRITE,
+                  MAP_PRIVATE | MAP_ANONYMOUS | MAP_NORESERVE | MAP_STACK, -1, 0);
+        if (lo == MAP_FAILED)
+            return NULL;
+    } else {
+        weft__lock_acquire(&G.lock);
+        if (G.slab_next == NULL || G.slab_next + slot_size > G.slab_end) {
+            size_t n = WEFT__SLAB_BYTES / slot_size;
+            if (n < 4)
+                n = 4;
+            void *slab = mmap(NULL, n * slot_size, PROT_READ | PROT_WRITE,
+                              MAP_PRIVATE | MAP_ANONYMOUS | MAP_NORESERVE | MAP_STACK, -1, 0);
+            if (slab == MAP_FAILED) {
+                weft__lock_release(&G.lock);
+                return NULL;
+            }
+            G.slab_next = slab;
+            G.slab_end = (unsigned char *)slab + n * slot_size;
+        }
+        lo = G.slab_next;
+        G.slab_next += slot_size;
+        weft__lock_release(&G.lock);
+    }
+    struct weft__stack *s = handle_of(lo, slot_size);
+    s->next = NULL;
+    s->slot_lo = lo;
+    s->slot_size = slot_size;
+    s->usable = usable;
+    s->dedicated = dedicated;
+    install_guard(s);
+#ifdef WEFT_VALGRIND
+    s->valgrind_id = VALGRIND_STACK_REGISTER(lo + G.page, lo + G.page + usable);
+#endif
+    return s;
+}
+
+static size_t round_page(size_t n) { return (n + G.page - 1) & ~(G.page - 1); }
+
+static size_t default_usable(void)
+{
+    return round_page(weft__S.default_stack);
+}
+
+void *weft__stack_alloc(size_t size, size_t reserve, void **lo, size_t *usable,
+                        struct weft__stack **handle)
+{
+    size_t top = top_reserve(reserve);
+    size_t want = round_page(size);
+    size_t def = default_usable();
+    /* Every stack in the pools has the default size and enough top room
+     * for the largest reserve a pooled stack may be asked for. */
+    size_t pool_top = round_page(top_reserve(256 + 512));
+    struct weft__stack *s = NULL;
+    bool pooled = want == def && top <= pool_top;
+    if (pooled) {
+        weft__worker *w = weft__cur_worker();
+        if (w && w->stacks && w->stacks->head) {
+            s = w->stacks->head;
+            w->stacks->head = s->next;
+            w->stacks->n--;
+        } else {
+            weft__lock_acquire(&G.lock);
+            s = G.free;
+            if (s)
+                G.free = s->next;
+            weft__lock_release(&G.lock);
+        }
+        /* A stack cached under an earlier default size (the runtime was
+         * re-initialised with another WEFT_STACK_SIZE) is left alone. */
+        if (s && s->usable != def)
+            s = NULL;
+        if (!s)
+            s = carve(G.page + def + pool_top, def, false);
+    } else {
+        s = carve(G.page + want + round_page(top), want, true);
+    }
+    if (!s)
+        return NULL;
+    arm_canary(s);
+    *lo = s->slot_lo + G.page;
+    *usable = s->usable;
+    *handle = s;
+    /* The task record sits right above the usable stack. */
+    return s->slot_lo + G.page + s->usable;
+}
+
+void weft__stack_free(struct weft__stack *s)
+{
+    if (s->dedicated) {
+#ifdef WEFT_VALGRIND
+        VALGRIND_STACK_DEREGISTER(s->valgrind_id);
+#endif
+        if (s->guard == GUARD_MPROTECT) {
+            weft__lock_acquire(&G.lock);
+            G.mprotect_budget++;
+            weft__lock_release(&G.lock);
+        }
+        munmap(s->slot_lo, s->slot_size);
+        return;
+    }
+    weft__worker *w = weft__cur_worker();
+    if (w && w->stacks && w->stacks->n < WEFT__CACHE_MAX) {
+        s->next = w->stacks->head;
+        w->stacks->head = s;
+        w->stacks->n++;
+        return;
+    }
+    /* Return the stack's pages to the kernel, except the top page which
+     * holds this handle.  Guard markers survive MADV_DONTNEED. */
+    size_t top_page_off = (s->slot_size - sizeof(struct weft__stack)) & ~(G.page - 1);
+    if (top_page_off > G.page)
+        madvise(s->slot_lo + G.page, top_page_off - G.page, MADV_DONTNEED);
+    weft__lock_acquire(&G.lock);
+    s->next = G.free;
+    G.free = s;
+    weft__lock_release(&G.lock);
+}
+
+struct weft__stackcache *weft__stackcache_new(void)
+{
+    return calloc(1, sizeof(struct weft__stackcache));
+}
+
+void weft__stackcache_free(struct weft__stackcache *c)
+{
+    if (!c)
+        return;
+    while (c->head) {
+        struct weft__stack *s = c->head;
+        c->head = s->next;
+        c->n--;
+        weft__stack_free(s); /* to the global pool: cur worker has no cache */
+    }
+    free(c);
+}
+
+void weft__stack_global_fini(void)
+{
+    /* Pooled stacks stay mapped across shutdown: tasks leaked by an earlier
+     * run may still live in the same slabs, and a re-init reuses them. */
+}
+
+bool weft__stack_is_guard_fault(void *addr, weft__task **owner)
+{
+    weft__worker *w = weft__cur_worker();
+    if (!w || !w->cur)
+        return false;
+    weft__task *t = w->cur;
+    unsigned char *a = addr;
+    unsigned char *lo = t->stack_lo;
+    /* Anything within a page below the usable stack, or in the lowest
+     * page of it when the guard is only a canary. */
+    if (a >= lo - G.page && a < lo + G.page) {
+        *owner = t;
+        return true;
+    }
+    return false;
+}
+
+bool weft__stack_canary_ok(weft__task *t)
+{
+    struct weft__stack *s = t->stack;
+    if (!s || s->guard != GUARD_CANARY)
+        return true;
+    uint64_t v;
+    memcpy(&v, s->slot_lo + G.page, sizeof v);
+    return v == WEFT__CANARY;
+}
+
+size_t weft__page_size(void) { return G.page; }

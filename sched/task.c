@@ -1,0 +1,224 @@
+/*
+ * task.c — spawning and exiting tasks, ids, the live counter and the task
+ * registry that dumps and leak checks walk.
+ *
+ * The registry is sharded by task id so spawn and exit never take one
+ * global lock; the live counter is a single atomic word so that
+ * weft_num_tasks() is exact at every instant.
+ */
+#include <errno.h>
+#include <string.h>
+
+#include "sanitize.h"
+#include "worker.h"
+
+#define WEFT__SHARDS 64u
+enum { WEFT__MIN_STACK = 16 * 1024 };
+
+struct weft__counters weft__ctr;
+weft__aint weft__exit_epoch;
+weft__aword weft__exit_waiters;
+
+void weft__wait_exit(unsigned seen_epoch, int64_t deadline)
+{
+    weft__fetch_add_full(&weft__exit_waiters, 1);
+    if (weft__iload_acq(&weft__exit_epoch) == seen_epoch)
+        weft__futex_wait(&weft__exit_epoch, seen_epoch, deadline);
+    weft__fetch_add_full(&weft__exit_waiters, (AO_t)-1);
+}
+static weft__aword next_id = 1;
+
+static struct shard {
+    weft__lock lock;
+    weft__task *head;
+} __attribute__((aligned(WEFT__CACHELINE))) shards[WEFT__SHARDS];
+
+uint64_t weft__next_task_id(void) { return weft__load_acq(&next_id); }
+
+static void registry_add(weft__task *t)
+{
+    struct shard *s = &shards[t->shard];
+    weft__lock_acquire(&s->lock);
+    t->reg_prev = NULL;
+    t->reg_next = s->head;
+    if (s->head)
+        s->head->reg_prev = t;
+    s->head = t;
+    weft__lock_release(&s->lock);
+}
+
+static void registry_remove(weft__task *t)
+{
+    struct shard *s = &shards[t->shard];
+    weft__lock_acquire(&s->lock);
+    if (t->reg_prev)
+        t->reg_prev->reg_next = t->reg_next;
+    else
+        s->head = t->reg_next;
+    if (t->reg_next)
+        t->reg_next->reg_prev = t->reg_prev;
+    weft__lock_release(&s->lock);
+}
+
+void weft__for_each_task(void (*visit)(weft__task *t, void *arg), void *arg)
+{
+    for (unsigned i = 0; i < WEFT__SHARDS; i++) {
+        weft__lock_acquire(&shards[i].lock);
+        for (weft__task *t = shards[i].head; t; t = t->reg_next)
+            visit(t, arg);
+        weft__lock_release(&shards[i].lock);
+    }
+}
+
+void weft__tasks_reset(void)
+{
+    /* Tasks leaked by an earlier run stay registered (their memory is never
+     * freed under them) and keep showing in dumps. */
+}
+
+int weft__spawn(const struct weft_task_opts *o, weft_fn fn, void *arg, const void *copy,
+                size_t copy_size, const char *fn_name, const char *file, int line,
+                const char *func, bool counted, weft__task **out)
+{
+    if (!fn || (copy_size && !copy))
+        return EINVAL;
+    int r = weft__ensure_init();
+    if (r)
+        return r;
+    size_t ss = (o && o->stack_size) ? o->stack_size : weft__S.default_stack;
+    if (ss < WEFT__MIN_STACK)
+        ss = WEFT__MIN_STACK;
+    if (ss > ((size_t)1 << 40) || copy_size > ((size_t)1 << 30))
+        return EINVAL;
+    size_t rec = (sizeof(weft__task) + 15) & ~(size_t)15;
+    void *lo;
+    size_t usable;
+    struct weft__stack *h;
+    unsigned char *top = weft__stack_alloc(ss, rec + copy_size, &lo, &usable, &h);
+    if (!top)
+        return ENOMEM;
+    weft__task *t = (weft__task *)top;
+    memset(t, 0, sizeof *t);
+    t->arg = arg;
+    if (copy_size) {
+        t->copy = top + rec;
+        memcpy(t->copy, copy, copy_size);
+        t->arg = t->copy;
+    }
+    t->fn = fn;
+    /* relaxed: ids only need to be unique. */
+    t->id = weft__fetch_add_relaxed(&next_id, 1);
+    t->shard = (int)(t->id % WEFT__SHARDS);
+    t->counted = counted;
+    t->name = o ? o->name : NULL;
+    t->fn_name = fn_name;
+    t->file = file;
+    t->line = line;
+    t->func = func;
+    t->stack_lo = lo;
+    t->stack_size = usable;
+    t->stack = h;
+    weft__frame_init(&t->frame, lo, usable, weft__task_entry);
+#ifdef WEFT__TSAN
+    t->tsan_fiber = __tsan_create_fiber(0);
+#endif
+    /* full: a task must be counted before anyone can observe it exit, and
+     * before weft_go returns. */
+    if (counted)
+        weft__fetch_add_full(&weft__ctr.live, 1);
+    weft__fetch_add_full(&weft__ctr.live_all, 1);
+    weft__fetch_add_relaxed(&weft__ctr.spawned, 1);
+    registry_add(t);
+    if (out)
+        *out = t;
+    weft__store_rel(&t->state, WEFT__TASK_RUNNABLE);
+    weft__worker *w = weft__cur_worker();
+    if (w)
+        weft__runq_put_or_global(w, t);
+    else
+        weft__gq_put(t);
+    weft__wakep();
+    return 0;
+}
+
+#undef weft_go
+#undef weft_go_copy
+#undef weft_go_opts
+
+int weft_go_at(weft_fn fn, void *arg, const char *fn_name, const char *file, int line,
+               const char *func)
+{
+    return weft__spawn(NULL, fn, arg, NULL, 0, fn_name, file, line, func, true, NULL);
+}
+
+int weft_go_copy_at(weft_fn fn, const void *arg, size_t size, const char *fn_name,
+                    const char *file, int line, const char *func)
+{
+    return weft__spawn(NULL, fn, NULL, arg, size, fn_name, file, line, func, true, NULL);
+}
+
+int weft_go_opts_at(const struct weft_task_opts *o, weft_fn fn, void *arg, const char *fn_name,
+                    const char *file, int line, const char *func)
+{
+    return weft__spawn(o, fn, arg, NULL, 0, fn_name, file, line, func, true, NULL);
+}
+
+int weft_go(weft_fn fn, void *arg) { return weft_go_at(fn, arg, NULL, NULL, 0, NULL); }
+int weft_go_copy(weft_fn fn, const void *arg, size_t size)
+{
+    return weft_go_copy_at(fn, arg, size, NULL, NULL, 0, NULL);
+}
+int weft_go_opts(const struct weft_task_opts *o, weft_fn fn, void *arg)
+{
+    return weft_go_opts_at(o, fn, arg, NULL, NULL, 0, NULL);
+}
+
+size_t weft_num_tasks(void) { return (size_t)weft__load_acq(&weft__ctr.live); }
+
+uint64_t weft_self(void)
+{
+    weft__worker *w = weft__cur_worker();
+    return (w && w->cur) ? w->cur->id : 0;
+}
+
+/* Runs on the next context after a task exited: its stack is free now. */
+static void free_dead(void *arg)
+{
+    weft__task *t = arg;
+#ifdef WEFT__TSAN
+    __tsan_destroy_fiber(t->tsan_fiber);
+#endif
+    weft__stack_free(t->stack);
+}
+
+__attribute__((noreturn)) static void task_exit(weft__worker *w, weft__task *t)
+{
+    registry_remove(t);
+    weft__store_rel(&t->state, WEFT__TASK_DEAD);
+    /* full: the task's effects happen-before anyone who sees the count
+     * drop (weft_num_tasks, leak checks). */
+    if (t->counted)
+        weft__fetch_add_full(&weft__ctr.live, (AO_t)-1);
+    weft__fetch_add_full(&weft__ctr.live_all, (AO_t)-1);
+    weft__fetch_add_relaxed(&weft__ctr.exited, 1);
+    /* Dekker pair with weft__wait_exit: both sides use full barriers, so
+     * either the waiter sees the new epoch or we see the waiter. */
+    weft__ifetch_add_full(&weft__exit_epoch, 1);
+    if (weft__load_full(&weft__exit_waiters))
+        weft__futex_wake(&weft__exit_epoch, 1 << 30);
+    w->after_fn = free_dead;
+    w->after_arg = t;
+    weft__schedule_out(w, t);
+    weft__panic(__FILE__, __LINE__, "dead task %llu resumed", (unsigned long long)t->id);
+}
+
+void weft__task_entry(void)
+{
+    weft__worker *w = weft__cur_worker();
+    weft__run_after(w);
+    weft__task *t = w->cur;
+    t->fn(t->arg);
+    /* The task may have migrated: look the worker up again. */
+    w = weft__cur_worker();
+    task_exit(w, w->cur);
+}

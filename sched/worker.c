@@ -1,0 +1,597 @@
+/*
+ * worker.c — worker threads, the scheduling loop, idle parking, and the
+ * runtime's life cycle (init, shutdown, run).
+ *
+ * Spinning rule (Go's): a worker looking for work to steal is "spinning".
+ * Whoever makes work available wakes an idle worker only if nobody is
+ * spinning; the last spinner to find work wakes a replacement.  A worker
+ * that stops spinning re-checks every queue after announcing itself idle,
+ * and every producer re-checks the idle count after publishing work (full
+ * barriers on both sides), so a wake-up is never lost.
+ */
+#include <errno.h>
+#include <signal.h>
+#include <string.h>
+#include <time.h>
+#include <unistd.h>
+
+#include "sanitize.h"
+#include "worker.h"
+
+weft__sched weft__S;
+
+static __thread weft__worker *tls_worker;
+static __thread weft__task *tls_thread_task;
+static __thread uint64_t tls_rng;
+static pthread_mutex_t init_mu = PTHREAD_MUTEX_INITIALIZER;
+static pthread_key_t thread_task_key;
+static pthread_once_t thread_task_once = PTHREAD_ONCE_INIT;
+
+weft__aword weft__threads_blocked;
+
+int weft__topology_workers(int *cpus, int max);        /* topology.c */
+int weft__topology_steal_order(weft__worker **ws, int n); /* topology.c */
+int weft__topology_pin(int cpu);
+int weft__signal_thread_init(void);                   /* signal.c */
+void weft__signal_thread_fini(void);
+int weft__signal_global_init(void);
+
+/* ---- thread-local access (never inlined: see internal.h) ---------------- */
+
+__attribute__((noinline)) weft__worker *weft__cur_worker(void)
+{
+    weft__worker *w = tls_worker;
+    __asm__ __volatile__("" ::: "memory");
+    return w;
+}
+
+static void thread_task_free(void *p) { free(p); }
+static void thread_task_key_init(void) { pthread_key_create(&thread_task_key, thread_task_free); }
+
+__attribute__((noinline)) weft__task *weft__current(void)
+{
+    weft__worker *w = weft__cur_worker();
+    if (w)
+        return w->cur; /* NULL in the scheduler context */
+    weft__task *t = tls_thread_task;
+    if (WEFT__UNLIKELY(!t)) {
+        t = calloc(1, sizeof *t);
+        if (!t)
+            return NULL;
+        t->is_thread = true;
+        pthread_once(&thread_task_once, thread_task_key_init);
+        pthread_setspecific(thread_task_key, t);
+        tls_thread_task = t;
+    }
+    return t;
+}
+
+__attribute__((noinline)) uint32_t weft__rand(void)
+{
+    weft__worker *w = weft__cur_worker();
+    uint64_t *s = w ? &w->rng : &tls_rng;
+    if (WEFT__UNLIKELY(*s == 0))
+        *s = (uint64_t)weft_now() ^ (uint64_t)(uintptr_t)s ^ 0x9E3779B97F4A7C15ull;
+    /* xorshift64* */
+    uint64_t x = *s;
+    x ^= x >> 12;
+    x ^= x << 25;
+    x ^= x >> 27;
+    *s = x;
+    return (uint32_t)((x * 0x2545F4914F6CDD1Dull) >> 32);
+}
+
+int weft__worker_count(void) { return weft__S.nworkers; }
+
+uint64_t weft__switch_count(void)
+{
+    uint64_t n = 0;
+    for (int i = 0; i < weft__S.nworkers; i++)
+        n += weft__S.workers[i]->switches; /* racy sum, for statistics */
+    return n;
+}
+
+/* ---- switching ----------------------------------------------------------- */
+
+void weft__run_after(weft__worker *w)
+{
+    void (*fn)(void *) = w->after_fn;
+    weft__lock *lk = w->after_lock;
+    if (fn) {
+        w->after_fn = NULL;
+        fn(w->after_arg);
+    }
+    if (lk) {
+        w->after_lock = NULL;
+        weft__lock_release(lk);
+    }
+}
+
+/* Switch from the running context (task self, or the scheduler when self is
+ * NULL) to task `to` (or the scheduler when NULL).  Returns when the caller's
+ * context is resumed, possibly on another worker. */
+static inline void switch_to(weft__worker *w, weft__task *self, weft__task *to)
+{
+    struct weft__frame *from = self ? &self->frame : &w->sched_frame;
+    struct weft__frame *dst = to ? &to->frame : &w->sched_frame;
+#ifdef WEFT__ASAN
+    bool dying = self && weft__load_relaxed(&self->state) == WEFT__TASK_DEAD;
+    void **save = self ? &self->asan_fake_stack : &w->asan_fake_stack;
+    if (to)
+        WEFT__ASAN_START(dying ? NULL : save, to->stack_lo, to->stack_size);
+    else
+        WEFT__ASAN_START(dying ? NULL : save, w->sched_stack_lo, w->sched_stack_size);
+#endif
+#ifdef WEFT__TSAN
+    __tsan_switch_to_fiber(to ? to->tsan_fiber : w->tsan_fiber, 0);
+#endif
+    weft__switch(from, dst);
+#ifdef WEFT__ASAN
+    {
+        weft__worker *nw = weft__cur_worker();
+        WEFT__ASAN_FINISH(self ? self->asan_fake_stack : nw->asan_fake_stack);
+    }
+#endif
+}
+
+void weft__overflow_report(weft__task *t, const char *how); /* signal.c */
+
+void weft__schedule_out(weft__worker *w, weft__task *self)
+{
+    weft__task *next = NULL;
+    AO_t tick = weft__load_relaxed(&w->sched_tick) + 1;
+    weft__store_relaxed(&w->sched_tick, tick);
+    if (WEFT__UNLIKELY(!weft__stack_canary_ok(self)))
+        weft__overflow_report(self, "stack canary overwritten");
+    /* Every 61st switch goes through the scheduler loop, which looks at
+     * timers and the global queue: a pair of tasks handing work to each
+     * other must not starve them. */
+    if (WEFT__LIKELY(tick % 61 != 0))
+        next = weft__runq_get(w);
+    w->switches++;
+    if (next) {
+        w->cur = next;
+        weft__store_relaxed(&next->state, WEFT__TASK_RUNNING);
+    } else {
+        w->cur = NULL;
+    }
+    switch_to(w, self, next);
+    /* Resumed, perhaps on another worker thread. */
+    weft__run_after(weft__cur_worker());
+}
+
+/* ---- idle workers and wake-ups ------------------------------------------ */
+
+static bool idle_remove(weft__worker *w)
+{
+    bool found = false;
+    weft__lock_acquire(&weft__S.idle_lock);
+    for (weft__worker **p = &weft__S.idle_list; *p; p = &(*p)->idle_next) {
+        if (*p == w) {
+            *p = w->idle_next;
+            weft__store_full(&weft__S.nidle, weft__load_relaxed(&weft__S.nidle) - 1);
+            found = true;
+            break;
+        }
+    }
+    weft__store_relaxed(&w->is_idle, 0);
+    weft__lock_release(&weft__S.idle_lock);
+    return found;
+}
+
+void weft__worker_wake(weft__worker *w)
+{
+    weft__istore_full(&w->park_word, 1);
+    weft__futex_wake(&w->park_word, 1);
+}
+
+void weft__wakep(void)
+{
+    /* full: our queue push must be visible before we read the idle count
+     * (the idle path publishes nidle, then re-reads the queues). */
+    weft__fence_full();
+    if (weft__load_relaxed(&weft__S.nidle) == 0)
+        return;
+    if (weft__load_relaxed(&weft__S.nspinning) != 0)
+        return;
+    if (!weft__cas_full(&weft__S.nspinning, 0, 1))
+        return;
+    weft__lock_acquire(&weft__S.idle_lock);
+    weft__worker *w = weft__S.idle_list;
+    if (w) {
+        weft__S.idle_list = w->idle_next;
+        weft__store_full(&weft__S.nidle, weft__load_relaxed(&weft__S.nidle) - 1);
+        weft__store_relaxed(&w->is_idle, 0);
+    }
+    weft__lock_release(&weft__S.idle_lock);
+    if (!w) {
+        weft__fetch_add_full(&weft__S.nspinning, (AO_t)-1);
+        return;
+    }
+    weft__worker_wake(w); /* it starts out spinning, counted above */
+}
+
+static bool any_work_visible(void)
+{
+    if (weft__load_acq(&weft__S.gq_len))
+        return true;
+    for (int i = 0; i < weft__S.nworkers; i++) {
+        weft__worker *v = weft__S.workers[i];
+        if (weft__load_acq(&v->runq_head) != weft__load_acq(&v->runq_tail))
+            return true;
+    }
+    return false;
+}
+
+static weft__task *steal_work(weft__worker *w, int64_t *now)
+{
+    int n = weft__S.nworkers;
+    if (n <= 1)
+        return NULL;
+    AO_t ticks[64];
+    for (int attempt = 0; attempt < 4; attempt++) {
+        int near = w->steal_near > 0 ? w->steal_near : 1;
+        int start = (int)weft__rand_n((uint32_t)near);
+        for (int k = 0; k < n - 1; k++) {
+            int pos = k < near ? (start + k) % near : k;
+            weft__worker *v = weft__S.workers[w->steal_order[pos]];
+            int vi = v->id;
+            if (attempt == 0 && vi < 64)
+                ticks[vi] = weft__load_relaxed(&v->sched_tick);
+            /* Take the victim's runnext only on the last round and only if
+             * the victim has not scheduled since the first: its running
+             * task is busy, not about to block and run it itself. */
+            bool stale = attempt == 3 && vi < 64 && weft__load_relaxed(&v->sched_tick) == ticks[vi];
+            weft__task *t = weft__runq_steal(w, v, stale);
+            if (t)
+                return t;
+            if ((int64_t)weft__load_relaxed(&v->timers.next_when) <= *now) {
+                weft__timers_run(&v->timers, *now);
+                if ((t = weft__runq_get(w)))
+                    return t;
+            }
+        }
+        if (attempt == 2)
+            *now = weft_now();
+    }
+    return NULL;
+}
+
+/* Find a task to run, sleeping while there is none.  NULL: shutting down. */
+static weft__task *find_runnable(weft__worker *w)
+{
+    bool spinning = w->spinning;
+    weft__task *t = NULL;
+    for (;;) {
+        if (weft__load_acq(&weft__S.stopping))
+            break;
+        int64_t now = weft_now();
+        if ((int64_t)weft__load_relaxed(&w->timers.next_when) <= now)
+            weft__timers_run(&w->timers, now);
+        AO_t tick = weft__load_relaxed(&w->sched_tick) + 1;
+        weft__store_relaxed(&w->sched_tick, tick);
+        if (tick % 61 == 0 && (t = weft__gq_get(w, 1)))
+            break;
+        if ((t = weft__runq_get(w)))
+            break;
+        if ((t = weft__gq_get(w, WEFT__RUNQ_SIZE / 2)))
+            break;
+        if (!spinning) {
+            /* Spin only while spinners are fewer than half the busy workers. */
+            AO_t ns = weft__load_relaxed(&weft__S.nspinning);
+            AO_t busy = (AO_t)weft__S.nworkers - weft__load_relaxed(&weft__S.nidle);
+            if (2 * ns < busy) {
+                weft__fetch_add_full(&weft__S.nspinning, 1);
+                spinning = true;
+            }
+        }
+        if (spinning && (t = steal_work(w, &now)))
+            break;
+
+        /* Nothing to do: announce idleness, then look once more. */
+        weft__lock_acquire(&weft__S.idle_lock);
+        w->idle_next = weft__S.idle_list;
+        weft__S.idle_list = w;
+        weft__store_full(&weft__S.nidle, weft__load_relaxed(&weft__S.nidle) + 1);
+        weft__store_relaxed(&w->is_idle, 1);
+        weft__istore_full(&w->park_word, 0);
+        weft__lock_release(&weft__S.idle_lock);
+        if (spinning) {
+            spinning = false;
+            weft__fetch_add_full(&weft__S.nspinning, (AO_t)-1);
+        }
+        weft__fence_full();
+        if (any_work_visible() || weft__load_acq(&weft__S.stopping)) {
+            if (!idle_remove(w))
+                spinning = true; /* a waker picked us and counted us */
+            continue;
+        }
+        int64_t deadline = weft__timerheap_next(&w->timers);
+        weft__store_rel(&w->sleep_until, (AO_t)deadline);
+        if (deadline == WEFT_FOREVER &&
+            weft__load_acq(&weft__S.nidle) == (AO_t)weft__S.nworkers)
+            weft__check_deadlock();
+        while (weft__iload_acq(&w->park_word) == 0) {
+            if (weft__futex_wait(&w->park_word, 0, deadline) == ETIMEDOUT)
+                break;
+        }
+        weft__store_rel(&w->sleep_until, (AO_t)WEFT_FOREVER);
+        if (!idle_remove(w))
+            spinning = true;
+    }
+    if (spinning) {
+        /* The last spinner to find work wakes another to keep looking. */
+        if (weft__fetch_add_full(&weft__S.nspinning, (AO_t)-1) == 1 && t)
+            weft__wakep();
+    }
+    w->spinning = false;
+    return t;
+}
+
+static void *worker_main(void *arg)
+{
+    weft__worker *w = arg;
+    tls_worker = w;
+    weft__signal_thread_init();
+    if (weft__S.pin && w->cpu >= 0)
+        weft__topology_pin(w->cpu);
+#ifdef WEFT__TSAN
+    w->tsan_fiber = __tsan_get_current_fiber();
+#endif
+    {
+        pthread_attr_t a;
+        if (pthread_getattr_np(pthread_self(), &a) == 0) {
+            pthread_attr_getstack(&a, &w->sched_stack_lo, &w->sched_stack_size);
+            pthread_attr_destroy(&a);
+        }
+    }
+    w->stacks = weft__stackcache_new();
+    for (;;) {
+        weft__task *t = find_runnable(w);
+        if (!t)
+            break;
+        w->cur = t;
+        weft__store_relaxed(&t->state, WEFT__TASK_RUNNING);
+        w->switches++;
+        switch_to(w, NULL, t);
+        weft__run_after(w);
+    }
+    struct weft__stackcache *c = w->stacks;
+    w->stacks = NULL;
+    weft__stackcache_free(c);
+    weft__signal_thread_fini();
+    tls_worker = NULL;
+    return NULL;
+}
+
+/* ---- life cycle ----------------------------------------------------------- */
+
+static long env_long(const char *name, long dflt)
+{
+    const char *s = getenv(name);
+    if (!s || !*s)
+        return dflt;
+    char *end;
+    long v = strtol(s, &end, 10);
+    if (*end == 'k' || *end == 'K')
+        v *= 1024, end++;
+    else if (*end == 'm' || *end == 'M')
+        v *= 1024 * 1024, end++;
+    return (*end == 0 && v > 0) ? v : dflt;
+}
+
+enum { WEFT__DEFAULT_STACK = 64 * 1024, WEFT__MAX_WORKERS = 1024 };
+
+static void free_workers(int n)
+{
+    for (int i = 0; i < n; i++) {
+        weft__worker *w = weft__S.workers[i];
+        weft__timerheap_destroy(&w->timers);
+        free(w->steal_order);
+        free(w);
+    }
+    free(weft__S.workers);
+    weft__S.workers = NULL;
+    weft__S.nworkers = 0;
+}
+
+static int do_init(const struct weft_config *cfg)
+{
+    if (cfg && (cfg->workers < 0 || cfg->workers > WEFT__MAX_WORKERS))
+        return EINVAL;
+    int cpus[WEFT__MAX_WORKERS];
+    int ncpu = weft__topology_workers(cpus, WEFT__MAX_WORKERS);
+    if (ncpu < 1)
+        ncpu = 1, cpus[0] = -1;
+    int n = (cfg && cfg->workers) ? cfg->workers : (int)env_long("WEFT_PROCS", ncpu);
+    if (n > WEFT__MAX_WORKERS)
+        n = WEFT__MAX_WORKERS;
+    size_t stack = (cfg && cfg->stack_size) ? cfg->stack_size
+                                             : (size_t)env_long("WEFT_STACK_SIZE", WEFT__DEFAULT_STACK);
+    if (stack < 16 * 1024)
+        stack = 16 * 1024;
+    weft__S.default_stack = stack;
+    weft__S.pin = cfg && cfg->pin_workers;
+    weft__store_full(&weft__S.stopping, 0);
+    weft__S.gq_head = weft__S.gq_tail = NULL;
+    weft__store_full(&weft__S.gq_len, 0);
+    weft__S.idle_list = NULL;
+    weft__store_full(&weft__S.nidle, 0);
+    weft__store_full(&weft__S.nspinning, 0);
+    int r = weft__stack_global_init();
+    if (r)
+        return r;
+    weft__signal_global_init();
+    weft__S.workers = calloc((size_t)n, sizeof *weft__S.workers);
+    if (!weft__S.workers)
+        return ENOMEM;
+    for (int i = 0; i < n; i++) {
+        weft__worker *w;
+        if (posix_memalign((void **)&w, WEFT__CACHELINE, sizeof *w) != 0) {
+            free_workers(i);
+            return ENOMEM;
+        }
+        memset(w, 0, sizeof *w);
+        w->id = i;
+        w->cpu = cpus[i % ncpu];
+        w->sleep_until = (AO_t)WEFT_FOREVER;
+        weft__timerheap_init(&w->timers, w);
+        weft__S.workers[i] = w;
+        weft__S.nworkers = i + 1;
+    }
+    if (weft__topology_steal_order(weft__S.workers, n) != 0) {
+        free_workers(n);
+        return ENOMEM;
+    }
+    /* Workers must see a complete scheduler before they start. */
+    weft__store_full(&weft__S.running, 1);
+    for (int i = 0; i < n; i++) {
+        weft__worker *w = weft__S.workers[i];
+        /* Workers take no asynchronous signals: a user's handler must not
+         * run in the middle of a switch.  Faults stay unblocked (a blocked
+         * SIGSEGV kills the process before our overflow report). */
+        sigset_t all, old;
+        sigfillset(&all);
+        sigdelset(&all, SIGSEGV);
+        sigdelset(&all, SIGBUS);
+        sigdelset(&all, SIGILL);
+        sigdelset(&all, SIGFPE);
+        sigdelset(&all, SIGABRT);
+        sigdelset(&all, SIGTRAP);
+        sigdelset(&all, SIGQUIT);
+        pthread_sigmask(SIG_BLOCK, &all, &old);
+        r = pthread_create(&w->thread, NULL, worker_main, w);
+        pthread_sigmask(SIG_SETMASK, &old, NULL);
+        if (r != 0) {
+            weft__store_full(&weft__S.stopping, 1);
+            for (int j = 0; j < i; j++)
+                weft__worker_wake(weft__S.workers[j]);
+            for (int j = 0; j < i; j++)
+                pthread_join(weft__S.workers[j]->thread, NULL);
+            weft__store_full(&weft__S.running, 0);
+            free_workers(n);
+            return EAGAIN;
+        }
+    }
+    return 0;
+}
+
+int weft_init(const struct weft_config *cfg)
+{
+    pthread_mutex_lock(&init_mu);
+    int r = weft__load_acq(&weft__S.running) ? EBUSY : do_init(cfg);
+    pthread_mutex_unlock(&init_mu);
+    return r;
+}
+
+int weft__ensure_init(void)
+{
+    if (WEFT__LIKELY(weft__load_acq(&weft__S.running)))
+        return 0;
+    pthread_mutex_lock(&init_mu);
+    int r = weft__load_acq(&weft__S.running) ? 0 : do_init(NULL);
+    pthread_mutex_unlock(&init_mu);
+    return r;
+}
+
+enum { WEFT__SHUTDOWN_GRACE_MS = 200 };
+
+int weft_shutdown(void)
+{
+    pthread_mutex_lock(&init_mu);
+    if (!weft__load_acq(&weft__S.running)) {
+        pthread_mutex_unlock(&init_mu);
+        return 0;
+    }
+    if (weft__cur_worker()) {
+        pthread_mutex_unlock(&init_mu);
+        return EDEADLK; /* a task cannot stop the workers it runs on */
+    }
+    /* Give tasks that are finishing a moment to return. */
+    int64_t deadline = weft_deadline(WEFT__SHUTDOWN_GRACE_MS * WEFT_MS);
+    for (;;) {
+        unsigned epoch = weft__iload_acq(&weft__exit_epoch);
+        if (weft__load_acq(&weft__ctr.live_all) == 0 || weft_now() >= deadline)
+            break;
+        weft__wait_exit(epoch, deadline);
+    }
+    size_t alive = (size_t)weft__load_acq(&weft__ctr.live_all);
+    if (alive) {
+        fprintf(stderr, "weft: shutdown with %zu task%s still alive:\n", alive,
+                alive == 1 ? "" : "s");
+        weft_dump_tasks(stderr);
+    }
+    weft__store_full(&weft__S.stopping, 1);
+    for (int i = 0; i < weft__S.nworkers; i++)
+        weft__worker_wake(weft__S.workers[i]);
+    for (int i = 0; i < weft__S.nworkers; i++)
+        pthread_join(weft__S.workers[i]->thread, NULL);
+    /* Tasks still alive keep their stacks and records: nothing is freed
+     * under them.  Queued ones are dropped from the queues. */
+    int n = weft__S.nworkers;
+    free_workers(n);
+    weft__S.gq_head = weft__S.gq_tail = NULL;
+    weft__store_full(&weft__S.gq_len, 0);
+    weft__store_full(&weft__S.running, 0);
+    pthread_mutex_unlock(&init_mu);
+    return (int)(alive > (size_t)INT32_MAX ? INT32_MAX : alive);
+}
+
+/* ---- weft_run -------------------------------------------------------------- */
+
+/* 0 while weft_run's main task runs, 1 once it returned, 2 on deadlock. */
+static weft__aint run_state;
+static weft__aword run_active;
+
+struct run_main {
+    int (*fn)(void *);
+    void *arg;
+    int result;
+};
+
+static void run_trampoline(void *p)
+{
+    struct run_main *m = p;
+    m->result = m->fn(m->arg);
+    weft__istore_full(&run_state, 1);
+    weft__futex_wake(&run_state, 1);
+}
+
+bool weft__run_active(void) { return weft__load_acq(&run_active) != 0; }
+
+void weft__run_deadlock(void)
+{
+    if (weft__icas_full(&run_state, 0, 2))
+        weft__futex_wake(&run_state, 1);
+}
+
+int weft_run(int (*main_fn)(void *), void *arg)
+{
+    if (!main_fn)
+        return EINVAL;
+    if (weft__cur_worker())
+        return main_fn(arg); /* already inside the runtime */
+    int r = weft__ensure_init();
+    if (r)
+        return r;
+    struct run_main m = {main_fn, arg, 0};
+    weft__istore_full(&run_state, 0);
+    weft__store_full(&run_active, 1);
+    weft__task *t;
+    r = weft__spawn(NULL, run_trampoline, &m, NULL, 0, "main", __FILE__, __LINE__, __func__,
+                    false, &t);
+    if (r) {
+        weft__store_full(&run_active, 0);
+        return r;
+    }
+    unsigned st;
+    while ((st = weft__iload_acq(&run_state)) == 0)
+        weft__futex_wait(&run_state, 0, WEFT_FOREVER);
+    weft__store_full(&run_active, 0);
+    int result = st == 2 ? EDEADLK : m.result;
+    weft_shutdown();
+    return result;
+}
+
+/* Default deadlock check: overridden by sched/diag/deadlock.c. */
+__attribute__((weak)) void weft__check_deadlock(void) {}

@@ -1,0 +1,134 @@
+/*
+ * worker.h — worker threads and their run queues (sched/ only).
+ *
+ * Lock order (outer first): channel locks (by address) → timer heap lock →
+ * scheduler idle lock → global run queue lock → stack pool lock.
+ * Run queue slots and runnext are lock-free.
+ */
+#ifndef WEFT_SCHED_WORKER_H
+#define WEFT_SCHED_WORKER_H
+
+#include <pthread.h>
+
+#include "internal.h"
+
+#define WEFT__RUNQ_SIZE 256u /* power of two; Go uses the same */
+
+/* A 4-ary min-heap of timers, one per worker (sched/timer.c). */
+typedef struct weft__timerheap {
+    weft__lock lock;
+    weft__timer **slots;
+    size_t len, cap;
+    weft__aword next_when;     /* earliest deadline, INT64_MAX if empty (racy hint) */
+    struct weft__worker *owner;
+} weft__timerheap;
+
+typedef struct weft__worker {
+    /* Owner-only, hot. */
+    weft__task *cur;                 /* running task, NULL in the scheduler */
+    struct weft__frame sched_frame;  /* the worker thread's own stack */
+    void (*after_fn)(void *);        /* run by whichever context resumes next */
+    void *after_arg;
+    weft__lock *after_lock;          /* and a lock to release (timer heap) */
+    bool spinning;                   /* counted in weft__S.nspinning */
+    void *asan_fake_stack;           /* scheduler context's ASan save slot */
+    void *tsan_fiber;                /* scheduler context's TSan fiber */
+    void *sched_stack_lo;            /* the thread's own stack, for ASan */
+    size_t sched_stack_size;
+    uint64_t rng;
+    weft__aword sched_tick;          /* schedules so far; thieves read it */
+    int id;
+    uint64_t switches;
+    struct weft__stackcache *stacks;
+
+    /* Run queue: single producer (owner), multiple consumers (owner and
+     * thieves).  head is advanced by CAS, tail only by the owner. */
+    __attribute__((aligned(WEFT__CACHELINE))) weft__aword runq_head;
+    __attribute__((aligned(WEFT__CACHELINE))) weft__aword runq_tail;
+    weft__aword runnext;             /* weft__task *, CASed by owner and thieves */
+    weft__aword runq[WEFT__RUNQ_SIZE]; /* weft__task *; atomic: thieves read slots racily */
+
+    /* Idle parking. */
+    __attribute__((aligned(WEFT__CACHELINE))) weft__aint park_word;
+    weft__aword is_idle;
+    weft__aword sleep_until;         /* deadline the idle worker sleeps to */
+    struct weft__worker *idle_next;
+
+    weft__timerheap timers;
+
+    pthread_t thread;
+    int cpu;                         /* pinned CPU (os index) or -1 */
+    int *steal_order;                /* victims, nearest cache first */
+    int steal_near;                  /* how many share the nearest level */
+} weft__worker;
+
+/* Global scheduler state (sched/worker.c). */
+typedef struct weft__sched {
+    weft__worker **workers;
+    int nworkers;
+    size_t default_stack;
+    bool pin;
+    weft__aword running;             /* 1 between init and shutdown */
+    weft__aword stopping;
+
+    /* Global run queue: a FIFO under a lock, for tasks readied off-worker
+     * and runq overflow. */
+    __attribute__((aligned(WEFT__CACHELINE))) weft__lock gq_lock;
+    weft__task *gq_head, *gq_tail;
+    weft__aword gq_len;
+
+    /* Idle workers and spinning workers (Go's rule: at most one worker
+     * is woken while another is already spinning for work). */
+    __attribute__((aligned(WEFT__CACHELINE))) weft__lock idle_lock;
+    weft__worker *idle_list;
+    weft__aword nidle;
+    weft__aword nspinning;
+} weft__sched;
+
+extern weft__sched weft__S;
+
+/* runq.c */
+bool weft__runq_put(weft__worker *w, weft__task *t);     /* false: full */
+void weft__runq_put_or_global(weft__worker *w, weft__task *t);
+weft__task *weft__runq_get(weft__worker *w);
+weft__task *weft__runq_steal(weft__worker *thief, weft__worker *victim, bool take_runnext);
+bool weft__runq_empty(weft__worker *w);
+void weft__gq_put(weft__task *t);
+void weft__gq_put_batch(weft__task *head, weft__task *tail, size_t n);
+weft__task *weft__gq_get(weft__worker *w, size_t max);
+
+/* worker.c */
+void weft__wakep(void);
+void weft__worker_wake(weft__worker *w);
+void weft__schedule_out(weft__worker *w, weft__task *self); /* switch to next work */
+void weft__run_after(weft__worker *w);
+void weft__yield_requeue(weft__task *t);
+
+/* timer.c */
+void weft__timerheap_init(weft__timerheap *h, weft__worker *owner);
+void weft__timerheap_destroy(weft__timerheap *h);
+int64_t weft__timers_run(weft__timerheap *h, int64_t now);   /* returns next deadline */
+int64_t weft__timerheap_next(weft__timerheap *h);
+/* Start tm on the caller's heap and return with that heap's lock held
+ * (park_until releases it after the switch). */
+weft__lock *weft__timer_start_locked(weft__timer *tm, int64_t when);
+
+/* stack.c */
+struct weft__stack;
+int weft__stack_global_init(void);
+void weft__stack_global_fini(void);
+struct weft__stackcache *weft__stackcache_new(void);
+void weft__stackcache_free(struct weft__stackcache *c);
+/* Allocate a stack of at least size usable bytes; its top holds room for
+ * reserve bytes (the task record).  Returns the base of that reserve. */
+void *weft__stack_alloc(size_t size, size_t reserve, void **lo, size_t *usable,
+                        struct weft__stack **handle);
+void weft__stack_free(struct weft__stack *s);
+bool weft__stack_is_guard_fault(void *addr, weft__task **owner);
+bool weft__stack_canary_ok(weft__task *t);
+
+/* task.c */
+void weft__task_entry(void);
+void weft__tasks_reset(void);
+
+#endif
