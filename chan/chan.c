@@ -13,62 +13,13 @@
 
 #include "chan.h"
 
-/* ---- wait queues (lock held) ------------------------------------------- */
-
-void weft__waitq_push(weft__waitq *q, weft__sudog *sg)
-{
-    sg->next = NULL;
-    sg->prev = q->last;
-    if (q->last)
-        q->last->next = sg;
-    else
-        weft__store_relaxed(&q->first, (AO_t)sg); /* read lock-free as a hint */
-    q->last = sg;
-    sg->queued = true;
-}
-
-void weft__waitq_remove(weft__waitq *q, weft__sudog *sg)
-{
-    if (!sg->queued)
-        return;
-    if (sg->prev)
-        sg->prev->next = sg->next;
-    else
-        weft__store_relaxed(&q->first, (AO_t)sg->next);
-    if (sg->next)
-        sg->next->prev = sg->prev;
-    else
-        q->last = sg->prev;
-    sg->next = sg->prev = NULL;
-    sg->queued = false;
-}
-
-weft__sudog *weft__waitq_take(weft__waitq *q)
-{
-    for (;;) {
-        weft__sudog *sg = (weft__sudog *)weft__load_relaxed(&q->first);
-        if (!sg)
-            return NULL;
-        weft__waitq_remove(q, sg);
-        /* A select waiter may already have been won by another channel or
-         * its deadline; it cleans up its other sudogs itself. */
-        if (sg->is_select) {
-            if (!weft__claim(sg->task))
-                continue;
-            sg->task->wait_data = sg;
-        }
-        return sg;
-    }
-}
-
 /* ---- buffer (lock held) ------------------------------------------------- */
 
 static inline unsigned char *slot(weft_chan *c, size_t i) { return c->buf + i * c->elemsize; }
 
 void weft__chan_buf_put(weft_chan *c, const void *elem)
 {
-    if (c->elemsize)
-        memcpy(slot(c, c->sendx), elem, c->elemsize);
+    weft__copy_elem(slot(c, c->sendx), elem, c->elemsize);
     if (++c->sendx == c->cap)
         c->sendx = 0;
     weft__store_relaxed(&c->qcount, weft__load_relaxed(&c->qcount) + 1);
@@ -78,8 +29,7 @@ void weft__chan_buf_take(weft_chan *c, void *out)
 {
     if (c->elemsize) {
         if (out)
-            memcpy(out, slot(c, c->recvx), c->elemsize);
-        memset(slot(c, c->recvx), 0, c->elemsize);
+            weft__copy_elem(out, slot(c, c->recvx), c->elemsize);
     }
     if (++c->recvx == c->cap)
         c->recvx = 0;
@@ -90,19 +40,45 @@ void weft__chan_buf_take(weft_chan *c, void *out)
 
 void weft__chan_send_to(weft_chan *c, weft__sudog *sg, const void *elem)
 {
-    if (c->elemsize && sg->elem)
-        memcpy(sg->elem, elem, c->elemsize);
+    if (sg->elem)
+        weft__copy_elem(sg->elem, elem, c->elemsize);
     sg->success = true;
     weft__task *t = sg->task;
     weft__lock_release(&c->lock);
     weft__ready(t);
 }
 
+/* send_to for callers that know their worker. */
+static inline void send_to_on(weft__worker *w, weft_chan *c, weft__sudog *sg, const void *elem)
+{
+    if (sg->elem)
+        weft__copy_elem(sg->elem, elem, c->elemsize);
+    sg->success = true;
+    weft__task *t = sg->task;
+    weft__lock_release(&c->lock);
+    weft__ready_on(w, t);
+}
+
+static inline void recv_from_on(weft__worker *w, weft_chan *c, weft__sudog *sg, void *out)
+{
+    if (c->cap == 0) {
+        if (out)
+            weft__copy_elem(out, sg->elem, c->elemsize);
+    } else {
+        weft__chan_buf_take(c, out);
+        weft__chan_buf_put(c, sg->elem);
+    }
+    sg->success = true;
+    weft__task *t = sg->task;
+    weft__lock_release(&c->lock);
+    weft__ready_on(w, t);
+}
+
 void weft__chan_recv_from(weft_chan *c, weft__sudog *sg, void *out)
 {
     if (c->cap == 0) {
-        if (c->elemsize && out)
-            memcpy(out, sg->elem, c->elemsize);
+        if (out)
+            weft__copy_elem(out, sg->elem, c->elemsize);
     } else {
         /* The buffer is full (a sender is waiting): take its head and put
          * the sender's value at its tail, which is the same slot. */
@@ -204,6 +180,8 @@ static inline bool chan_empty(weft_chan *c)
 /* block: 0 try, 1 block.  Returns 0, EPIPE or EAGAIN. */
 static int chan_send(weft_chan *c, const void *elem, bool block)
 {
+    weft__worker *w;
+    weft__task *self = weft__self_on(&w);
     weft__lock_acquire(&c->lock);
     if (WEFT__UNLIKELY(weft__load_relaxed(&c->closed))) {
         weft__lock_release(&c->lock);
@@ -211,7 +189,7 @@ static int chan_send(weft_chan *c, const void *elem, bool block)
     }
     weft__sudog *sg = weft__waitq_take(&c->recvq);
     if (sg) {
-        weft__chan_send_to(c, sg, elem);
+        send_to_on(w, c, sg, elem);
         return 0;
     }
     if (weft__load_relaxed(&c->qcount) < c->cap) {
@@ -223,14 +201,13 @@ static int chan_send(weft_chan *c, const void *elem, bool block)
         weft__lock_release(&c->lock);
         return EAGAIN;
     }
-    weft__task *self = weft__current();
     if (WEFT__UNLIKELY(!self)) {
         weft__lock_release(&c->lock);
         return ENOMEM;
     }
     weft__sudog me = {.task = self, .elem = (void *)elem, .chan = c};
     weft__waitq_push(&c->sendq, &me);
-    weft__park(WEFT__WAIT_CHAN_SEND, c, &c->lock);
+    weft__park_on(w, self, WEFT__WAIT_CHAN_SEND, c, &c->lock);
     /* Woken by a receiver (success) or by close. */
     return me.success ? 0 : EPIPE;
 }
@@ -259,10 +236,12 @@ int weft_chan_try_send(weft_chan *c, const void *elem)
 
 static int chan_recv(weft_chan *c, void *out, bool block)
 {
+    weft__worker *w;
+    weft__task *self = weft__self_on(&w);
     weft__lock_acquire(&c->lock);
     weft__sudog *sg = weft__waitq_take(&c->sendq);
     if (sg) {
-        weft__chan_recv_from(c, sg, out);
+        recv_from_on(w, c, sg, out);
         return 0;
     }
     if (weft__load_relaxed(&c->qcount) > 0) {
@@ -279,14 +258,13 @@ static int chan_recv(weft_chan *c, void *out, bool block)
         weft__lock_release(&c->lock);
         return EAGAIN;
     }
-    weft__task *self = weft__current();
     if (WEFT__UNLIKELY(!self)) {
         weft__lock_release(&c->lock);
         return ENOMEM;
     }
     weft__sudog me = {.task = self, .elem = out, .chan = c};
     weft__waitq_push(&c->recvq, &me);
-    weft__park(WEFT__WAIT_CHAN_RECV, c, &c->lock);
+    weft__park_on(w, self, WEFT__WAIT_CHAN_RECV, c, &c->lock);
     if (me.success)
         return 0;
     weft__chan_zero(c, out); /* close zeroed it already; keep it explicit */

@@ -49,11 +49,64 @@ struct weft_chan {
     int line;
 };
 
-void weft__waitq_push(weft__waitq *q, weft__sudog *sg);
-void weft__waitq_remove(weft__waitq *q, weft__sudog *sg);
+/* ---- wait queues (lock held) ---- */
+
+static inline void weft__waitq_push(weft__waitq *q, weft__sudog *sg)
+{
+    sg->next = NULL;
+    sg->prev = q->last;
+    if (q->last)
+        q->last->next = sg;
+    else
+        weft__store_relaxed(&q->first, (AO_t)sg); /* read lock-free as a hint */
+    q->last = sg;
+    sg->queued = true;
+}
+
+static inline void weft__waitq_remove(weft__waitq *q, weft__sudog *sg)
+{
+    if (!sg->queued)
+        return;
+    if (sg->prev)
+        sg->prev->next = sg->next;
+    else
+        weft__store_relaxed(&q->first, (AO_t)sg->next);
+    if (sg->next)
+        sg->next->prev = sg->prev;
+    else
+        q->last = sg->prev;
+    sg->next = sg->prev = NULL;
+    sg->queued = false;
+}
+
 /* First waiter that can be woken (select waiters already decided are
  * dropped on the way), or NULL. */
-weft__sudog *weft__waitq_take(weft__waitq *q);
+static inline weft__sudog *weft__waitq_take(weft__waitq *q)
+{
+    for (;;) {
+        weft__sudog *sg = (weft__sudog *)weft__load_relaxed(&q->first);
+        if (!sg)
+            return NULL;
+        /* Unlink the head. */
+        weft__sudog *nx = sg->next;
+        weft__store_relaxed(&q->first, (AO_t)nx);
+        if (nx)
+            nx->prev = NULL;
+        else
+            q->last = NULL;
+        sg->next = NULL;
+        sg->queued = false;
+        /* A select waiter may already have been won by another channel or
+         * its deadline; it cleans up its other sudogs itself. */
+        if (sg->is_select) {
+            if (!weft__claim(sg->task))
+                continue;
+            sg->task->wait_data = sg;
+        }
+        return sg;
+    }
+}
+
 
 /* Transfers with the lock held; they unlock c and ready sg's task. */
 void weft__chan_send_to(weft_chan *c, weft__sudog *sg, const void *elem);

@@ -56,9 +56,9 @@ static inline void weft__lock_acquire(weft__lock *l)
 static inline bool weft__lock_try(weft__lock *l) { return weft__icas_acq(&l->word, 0, 1); }
 static inline void weft__lock_release(weft__lock *l)
 {
-    /* full: release ordering for the critical section, and the exchange
-     * must be atomic against a sleeper turning the word into 2. */
-    if (WEFT__UNLIKELY(weft__ixchg_full(&l->word, 0) == 2))
+    /* release: the critical section happens-before the next holder's.  A
+     * word that was 2 (sleepers) is cleared and a sleeper woken. */
+    if (WEFT__UNLIKELY(AO_int_fetch_and_sub1_release(&l->word) != 1))
         weft__unlock_slow(l);
 }
 
@@ -99,7 +99,7 @@ enum weft__state {
  * deadline timer): t->wake is CASed from 0 to one of these. */
 enum { WEFT__WAKE_NONE = 0, WEFT__WAKE_CASE = 1, WEFT__WAKE_TIMEOUT = 2 };
 
-struct weft__worker;
+typedef struct weft__worker weft__worker;
 struct weft__timer;
 
 typedef struct weft__task {
@@ -117,7 +117,7 @@ typedef struct weft__task {
      * racily by dumps (hence atomic words). */
     weft__aword wait_reason;    /* enum weft__wait */
     weft__aword wait_obj;       /* object pointer, interpreted per reason */
-    int64_t wait_since;         /* coarse monotonic ns */
+    uint64_t wait_ticks;        /* weft__ticks() when it parked: see weft__task_waited_ns */
     /* Selects and deadline waits: who won the wake-up. */
     weft__aword wake;           /* WEFT__WAKE_* */
     void *wait_data;            /* the winning sudog, for select */
@@ -180,8 +180,53 @@ static inline bool weft__claim(weft__task *t)
     return weft__cas_full(&t->wake, WEFT__WAKE_NONE, WEFT__WAKE_CASE);
 }
 
+/* Copy one channel element: small fixed sizes become plain moves. */
+static inline void weft__copy_elem(void *dst, const void *src, size_t n)
+{
+    switch (n) {
+    case 0:
+        return;
+    case 1:
+        __builtin_memcpy(dst, src, 1);
+        return;
+    case 2:
+        __builtin_memcpy(dst, src, 2);
+        return;
+    case 4:
+        __builtin_memcpy(dst, src, 4);
+        return;
+    case 8:
+        __builtin_memcpy(dst, src, 8);
+        return;
+    case 16:
+        __builtin_memcpy(dst, src, 16);
+        return;
+    default:
+        __builtin_memcpy(dst, src, n);
+    }
+}
+
+/* Stacks guarded only by a canary exist (checked at every switch). */
+extern bool weft__canary_in_use;
+
 /* Make a parked task runnable (or wake a parked plain thread). */
 void weft__ready(weft__task *t);
+
+/* Hot-path forms for code that already looked the worker up (it must not
+ * reuse w after the call: the task may resume on another worker).  w is
+ * weft__cur_worker(), self its running task; w NULL means a plain thread. */
+struct weft__worker;
+void weft__park_on(struct weft__worker *w, weft__task *self, enum weft__wait why,
+                   const void *obj, weft__lock *lk);
+void weft__ready_on(struct weft__worker *w, weft__task *t);
+/* The running task and its worker in one thread-local read.  The running
+ * task is the first field of a worker (asserted in worker.h). */
+static inline weft__task *weft__self_on(struct weft__worker **wp)
+{
+    struct weft__worker *w = weft__cur_worker();
+    *wp = w;
+    return WEFT__LIKELY(w != NULL) ? *(weft__task **)w : weft__current();
+}
 
 /* ------------------------------------------------------------------ */
 /* Timers (sched/timer.c): callbacks run on a worker's scheduler       */
@@ -218,6 +263,25 @@ size_t weft__timers_pending(void);
 
 /* Coarse monotonic clock (a few ms resolution, cheap). */
 int64_t weft__now_coarse(void);
+
+/* A cycle counter for stamping parks: one instruction on x86-64 (invariant
+ * TSC) and aarch64 (the generic timer), the coarse clock elsewhere.  Only
+ * differences are meaningful; weft__ticks_to_ns converts them. */
+static inline uint64_t weft__ticks(void)
+{
+#if defined(__x86_64__)
+    return __builtin_ia32_rdtsc();
+#elif defined(__aarch64__)
+    uint64_t v;
+    __asm__ __volatile__("mrs %0, cntvct_el0" : "=r"(v));
+    return v;
+#else
+    return (uint64_t)weft__now_coarse();
+#endif
+}
+int64_t weft__ticks_to_ns(uint64_t delta);
+/* How long t has been parked, in ns (meaningful while it is parked). */
+int64_t weft__task_waited_ns(const weft__task *t);
 
 /* ------------------------------------------------------------------ */
 /* Tasks and registry (sched/task.c).                                  */

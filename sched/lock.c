@@ -55,7 +55,12 @@ void weft__lock_slow(weft__lock *l)
     errno = saved;
 }
 
-void weft__unlock_slow(weft__lock *l) { weft__futex_wake(&l->word, 1); }
+void weft__unlock_slow(weft__lock *l)
+{
+    /* The word was 2: sleepers may wait on it.  Free it and wake one. */
+    weft__istore_rel(&l->word, 0);
+    weft__futex_wake(&l->word, 1);
+}
 
 void weft__panic(const char *file, int line, const char *fmt, ...)
 {

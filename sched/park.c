@@ -10,6 +10,7 @@
  */
 #include <errno.h>
 #include <sched.h>
+#include <pthread.h>
 #include <time.h>
 
 #include "worker.h"
@@ -50,12 +51,52 @@ int64_t weft_deadline(int64_t duration)
     return now + duration;
 }
 
-static void record_wait(weft__task *t, enum weft__wait why, const void *obj)
+static inline void record_wait(weft__task *t, enum weft__wait why, const void *obj)
 {
     /* relaxed: read only by dumps, which tolerate a stale view. */
     weft__store_relaxed(&t->wait_reason, (AO_t)why);
     weft__store_relaxed(&t->wait_obj, (AO_t)obj);
-    t->wait_since = weft__now_coarse();
+    t->wait_ticks = weft__ticks();
+}
+
+/* Tick rate, calibrated against CLOCK_MONOTONIC over the whole time since
+ * the first conversion (a long baseline makes the ratio precise). */
+static struct {
+    pthread_mutex_t mu;
+    uint64_t t0;
+    int64_t ns0;
+} calib = {PTHREAD_MUTEX_INITIALIZER, 0, 0};
+
+int64_t weft__ticks_to_ns(uint64_t delta)
+{
+#if defined(__aarch64__)
+    uint64_t f;
+    __asm__ __volatile__("mrs %0, cntfrq_el0" : "=r"(f));
+    return f ? (int64_t)((double)delta * 1e9 / (double)f) : (int64_t)delta;
+#elif defined(__x86_64__)
+    pthread_mutex_lock(&calib.mu);
+    if (!calib.t0) {
+        calib.t0 = weft__ticks();
+        calib.ns0 = weft_now();
+        /* First use: a short baseline so the first answer is usable. */
+        struct timespec ts = {0, 2 * 1000 * 1000};
+        nanosleep(&ts, NULL);
+    }
+    uint64_t t1 = weft__ticks();
+    int64_t ns1 = weft_now();
+    double rate = (double)(t1 - calib.t0) / (double)(ns1 - calib.ns0); /* ticks per ns */
+    pthread_mutex_unlock(&calib.mu);
+    return rate > 0 ? (int64_t)((double)delta / rate) : 0;
+#else
+    return (int64_t)delta;
+#endif
+}
+
+int64_t weft__task_waited_ns(const weft__task *t)
+{
+    uint64_t now = weft__ticks();
+    uint64_t then = t->wait_ticks;
+    return now > then ? weft__ticks_to_ns(now - then) : 0;
 }
 
 static void deadline_fire(weft__timer *tm, void *arg)
@@ -112,10 +153,8 @@ int weft__park_ex(enum weft__wait why, const void *obj, void (*unlock)(void *), 
          * fire (and ready us) before our registers are saved. */
         w->after_lock = weft__timer_start_locked(&tm, deadline);
     }
-    int saved = weft__errno_get();
     weft__store_rel(&self->state, WEFT__TASK_PARKED);
     weft__schedule_out(w, self);
-    weft__errno_set(saved);
     if (deadline != WEFT_FOREVER)
         weft__timer_cancel(&tm); /* also waits out a callback in flight */
     weft__store_relaxed(&self->wait_reason, WEFT__WAIT_NONE);
@@ -123,6 +162,20 @@ int weft__park_ex(enum weft__wait why, const void *obj, void (*unlock)(void *), 
 }
 
 static void unlock_one(void *lk) { weft__lock_release(lk); }
+
+void weft__park_on(weft__worker *w, weft__task *self, enum weft__wait why, const void *obj,
+                   weft__lock *lk)
+{
+    if (WEFT__UNLIKELY(!w)) {
+        weft__park_ex(why, obj, lk ? unlock_one : NULL, lk, WEFT_FOREVER);
+        return;
+    }
+    record_wait(self, why, obj);
+    w->after_lock = lk; /* released by the next context, no indirect call */
+    weft__store_rel(&self->state, WEFT__TASK_PARKED);
+    weft__schedule_out(w, self);
+    /* wait_reason is left as is: dumps read it only while state is PARKED. */
+}
 
 void weft__park(enum weft__wait why, const void *obj, weft__lock *lk)
 {
@@ -134,7 +187,9 @@ int weft__park_until(enum weft__wait why, const void *obj, weft__lock *lk, int64
     return weft__park_ex(why, obj, lk ? unlock_one : NULL, lk, deadline);
 }
 
-void weft__ready(weft__task *t)
+void weft__ready(weft__task *t) { weft__ready_on(weft__cur_worker(), t); }
+
+void weft__ready_on(weft__worker *w, weft__task *t)
 {
     if (t->is_thread) {
         /* release: the waker's hand-off writes happen-before the wake. */
@@ -143,7 +198,6 @@ void weft__ready(weft__task *t)
         return;
     }
     weft__store_rel(&t->state, WEFT__TASK_RUNNABLE);
-    weft__worker *w = weft__cur_worker();
     if (w && w->cur) {
         /* Readied by a running task: it runs next on this worker, where its
          * data is hot, as soon as the waker blocks.  No other worker is
@@ -175,9 +229,7 @@ void weft_yield(void)
     /* Requeued by the next context, once our registers are saved. */
     w->after_fn = (void (*)(void *))weft__yield_requeue;
     w->after_arg = self;
-    int saved = weft__errno_get();
     weft__schedule_out(w, self);
-    weft__errno_set(saved);
 }
 
 void weft__yield_requeue(weft__task *t)

@@ -3,11 +3,13 @@
  *
  * Layout of one stack slot (addresses grow upwards):
  *
- *     [ guard page ][ usable stack ......... ][ top reserve: task record,
- *                                               go_copy payload, handle ]
+ *     [ guard page ][ usable stack ......... | task record, go_copy
+ *                                             payload, handle ]
+ *                   <------------- stack size -------------->
  *
- * The task record lives at the top of its own stack, so a parked task whose
- * frames are shallow touches a single page: its record and its frames.
+ * The task record lives at the top of its own stack, right above the first
+ * frames, so a parked task whose frames are shallow touches a single page
+ * for its record and its frames together.
  *
  * Stacks of the default size are carved from slabs of many slots, one mmap
  * each, so a million stacks do not need a million mappings
@@ -36,7 +38,7 @@
 #define MADV_GUARD_INSTALL 102
 #endif
 
-enum { WEFT__CACHE_MAX = 64, WEFT__SLAB_BYTES = 8 << 20 };
+enum { WEFT__CACHE_MAX = 64, WEFT__SLAB_BYTES = 8 << 20, WEFT__POOL_RESERVE_MAX = 1024 };
 static const uint64_t WEFT__CANARY = 0x77656674c0ffee77ull;
 
 enum guard_kind { GUARD_MADVISE = 1, GUARD_MPROTECT, GUARD_CANARY };
@@ -64,13 +66,14 @@ static struct {
     long mprotect_budget;       /* guards we may still mprotect */
     size_t slot_size, usable;   /* for the current default size */
     unsigned char *slab_next, *slab_end;
+    bool slab_guarded;          /* guards pre-installed in the current slab */
 } G = {.lock = WEFT__LOCK_INIT};
 
 /* Bytes reserved at the top of every stack. */
 static size_t top_reserve(size_t reserve)
 {
     size_t r = reserve + sizeof(struct weft__stack);
-    return (r + 15) & ~(size_t)15;
+    return (r + 63) & ~(size_t)63;
 }
 
 static long read_max_map_count(void)
@@ -116,7 +119,10 @@ static void install_guard(struct weft__stack *s)
         return;
     }
     s->guard = GUARD_CANARY;
+    weft__canary_in_use = true; /* set once, read racily: a hint that only enables checks */
 }
+
+bool weft__canary_in_use;
 
 static void arm_canary(struct weft__stack *s)
 {
@@ -129,9 +135,10 @@ static struct weft__stack *handle_of(unsigned char *slot_lo, size_t slot_size)
     return (struct weft__stack *)(slot_lo + slot_size - sizeof(struct weft__stack));
 }
 
-static struct weft__stack *carve(size_t slot_size, size_t usable, bool dedicated)
+static struct weft__stack *carve(size_t slot_size, bool dedicated)
 {
     unsigned char *lo;
+    bool guarded = false;
     if (dedicated) {
         lo = mmap(NULL, slot_size, PROT_READ | PROT_WRITE,
                   MAP_PRIVATE | MAP_ANONYMOUS | MAP_NORESERVE | MAP_STACK, -1, 0);
@@ -149,20 +156,33 @@ static struct weft__stack *carve(size_t slot_size, size_t usable, bool dedicated
                 weft__lock_release(&G.lock);
                 return NULL;
             }
+            /* One touched page per stack is the point: never let a
+             * transparent huge page back 2 MiB of stacks. */
+            madvise(slab, n * slot_size, MADV_NOHUGEPAGE);
+            /* Guard markers go in while the slab is untouched: no page is
+             * mapped yet, so installing them flushes nothing. */
+            if (G.madv_guard)
+                for (size_t i = 0; i < n; i++)
+                    madvise((unsigned char *)slab + i * slot_size, G.page, MADV_GUARD_INSTALL);
             G.slab_next = slab;
             G.slab_end = (unsigned char *)slab + n * slot_size;
+            G.slab_guarded = G.madv_guard;
         }
         lo = G.slab_next;
         G.slab_next += slot_size;
+        guarded = G.slab_guarded;
         weft__lock_release(&G.lock);
     }
     struct weft__stack *s = handle_of(lo, slot_size);
     s->next = NULL;
     s->slot_lo = lo;
     s->slot_size = slot_size;
-    s->usable = usable;
+    s->usable = slot_size - G.page;
     s->dedicated = dedicated;
-    install_guard(s);
+    if (guarded)
+        s->guard = GUARD_MADVISE;
+    else
+        install_guard(s);
 #ifdef WEFT_VALGRIND
     s->valgrind_id = VALGRIND_STACK_REGISTER(lo + G.page, lo + G.page + usable);
 #endif
@@ -182,11 +202,8 @@ void *weft__stack_alloc(size_t size, size_t reserve, void **lo, size_t *usable,
     size_t top = top_reserve(reserve);
     size_t want = round_page(size);
     size_t def = default_usable();
-    /* Every stack in the pools has the default size and enough top room
-     * for the largest reserve a pooled stack may be asked for. */
-    size_t pool_top = round_page(top_reserve(256 + 512));
     struct weft__stack *s = NULL;
-    bool pooled = want == def && top <= pool_top;
+    bool pooled = want == def && top <= WEFT__POOL_RESERVE_MAX;
     if (pooled) {
         weft__worker *w = weft__cur_worker();
         if (w && w->stacks && w->stacks->head) {
@@ -205,18 +222,20 @@ void *weft__stack_alloc(size_t size, size_t reserve, void **lo, size_t *usable,
         if (s && s->usable != def)
             s = NULL;
         if (!s)
-            s = carve(G.page + def + pool_top, def, false);
+            s = carve(G.page + def, false);
     } else {
-        s = carve(G.page + want + round_page(top), want, true);
+        if (want < top + 4096)
+            want = round_page(top + 4096);
+        s = carve(G.page + want, true);
     }
     if (!s)
         return NULL;
     arm_canary(s);
     *lo = s->slot_lo + G.page;
-    *usable = s->usable;
+    *usable = s->usable - top;
     *handle = s;
     /* The task record sits right above the usable stack. */
-    return s->slot_lo + G.page + s->usable;
+    return s->slot_lo + G.page + s->usable - top;
 }
 
 void weft__stack_free(struct weft__stack *s)

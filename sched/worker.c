@@ -93,7 +93,7 @@ uint64_t weft__switch_count(void)
 
 /* ---- switching ----------------------------------------------------------- */
 
-void weft__run_after(weft__worker *w)
+static inline void run_after(weft__worker *w)
 {
     void (*fn)(void *) = w->after_fn;
     weft__lock *lk = w->after_lock;
@@ -106,6 +106,8 @@ void weft__run_after(weft__worker *w)
         weft__lock_release(lk);
     }
 }
+
+void weft__run_after(weft__worker *w) { run_after(w); }
 
 /* Switch from the running context (task self, or the scheduler when self is
  * NULL) to task `to` (or the scheduler when NULL).  Returns when the caller's
@@ -139,15 +141,17 @@ void weft__overflow_report(weft__task *t, const char *how); /* signal.c */
 void weft__schedule_out(weft__worker *w, weft__task *self)
 {
     weft__task *next = NULL;
-    AO_t tick = weft__load_relaxed(&w->sched_tick) + 1;
-    weft__store_relaxed(&w->sched_tick, tick);
-    if (WEFT__UNLIKELY(!weft__stack_canary_ok(self)))
+    /* relaxed: thieves only compare it for change (see steal_work). */
+    weft__store_relaxed(&w->sched_tick, weft__load_relaxed(&w->sched_tick) + 1);
+    if (WEFT__UNLIKELY(weft__canary_in_use) && !weft__stack_canary_ok(self))
         weft__overflow_report(self, "stack canary overwritten");
     /* Every 61st switch goes through the scheduler loop, which looks at
      * timers and the global queue: a pair of tasks handing work to each
      * other must not starve them. */
-    if (WEFT__LIKELY(tick % 61 != 0))
+    if (WEFT__LIKELY(--w->sched_budget > 0))
         next = weft__runq_get(w);
+    else
+        w->sched_budget = 61;
     w->switches++;
     if (next) {
         w->cur = next;
@@ -155,9 +159,14 @@ void weft__schedule_out(weft__worker *w, weft__task *self)
     } else {
         w->cur = NULL;
     }
+    /* errno belongs to the task: save it from this thread's errno and put
+     * it into the errno of whichever thread resumes us. */
+    self->saved_errno = *w->errno_ptr;
     switch_to(w, self, next);
     /* Resumed, perhaps on another worker thread. */
-    weft__run_after(weft__cur_worker());
+    w = weft__cur_worker();
+    *w->errno_ptr = self->saved_errno;
+    run_after(w);
 }
 
 /* ---- idle workers and wake-ups ------------------------------------------ */
@@ -257,6 +266,24 @@ static weft__task *steal_work(weft__worker *w, int64_t *now)
     return NULL;
 }
 
+enum { WEFT__IDLE_SPIN_NS = 50 * 1000 };
+
+static bool idle_spin(weft__worker *w)
+{
+    int64_t until = weft_now() + WEFT__IDLE_SPIN_NS;
+    for (;;) {
+        for (int i = 0; i < 64; i++)
+            weft__cpu_relax();
+        if (any_work_visible() || weft__load_acq(&weft__S.stopping))
+            return true;
+        int64_t now = weft_now();
+        if ((int64_t)weft__load_relaxed(&w->timers.next_when) <= now)
+            return true;
+        if (now >= until)
+            return false;
+    }
+}
+
 /* Find a task to run, sleeping while there is none.  NULL: shutting down. */
 static weft__task *find_runnable(weft__worker *w)
 {
@@ -287,6 +314,11 @@ static weft__task *find_runnable(weft__worker *w)
         }
         if (spinning && (t = steal_work(w, &now)))
             break;
+        /* A short bounded spin before sleeping: producers hand work over
+         * in bursts, and a futex sleep + wake costs microseconds on both
+         * sides.  While we spin, wakep() sees us and wakes nobody. */
+        if (spinning && idle_spin(w))
+            continue;
 
         /* Nothing to do: announce idleness, then look once more. */
         weft__lock_acquire(&weft__S.idle_lock);
@@ -332,6 +364,7 @@ static void *worker_main(void *arg)
 {
     weft__worker *w = arg;
     tls_worker = w;
+    w->errno_ptr = &errno;
     weft__signal_thread_init();
     if (weft__S.pin && w->cpu >= 0)
         weft__topology_pin(w->cpu);

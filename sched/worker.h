@@ -36,6 +36,8 @@ typedef struct weft__worker {
     void *sched_stack_lo;            /* the thread's own stack, for ASan */
     size_t sched_stack_size;
     uint64_t rng;
+    int sched_budget;                /* direct switches left before a scheduler pass */
+    int *errno_ptr;                  /* this worker thread's errno */
     weft__aword sched_tick;          /* schedules so far; thieves read it */
     int id;
     uint64_t switches;
@@ -61,6 +63,8 @@ typedef struct weft__worker {
     int *steal_order;                /* victims, nearest cache first */
     int steal_near;                  /* how many share the nearest level */
 } weft__worker;
+
+_Static_assert(offsetof(weft__worker, cur) == 0, "weft__self_on reads cur at offset 0");
 
 /* Global scheduler state (sched/worker.c). */
 typedef struct weft__sched {

@@ -37,7 +37,7 @@ static void dump_one(weft__task *t, void *arg)
         fprintf(d->out, " %s", t->fn_name);
     fprintf(d->out, " [%s", state_name(t));
     if (weft__load_acq(&t->state) == WEFT__TASK_PARKED) {
-        int64_t ms = (d->now - t->wait_since) / WEFT_MS;
+        int64_t ms = weft__task_waited_ns(t) / WEFT_MS;
         fprintf(d->out, ", %lld ms", (long long)(ms < 0 ? 0 : ms));
     }
     fprintf(d->out, "]\n");

@@ -1,0 +1,23 @@
+/*
+ * sync.h — internals shared by sched/sync/ (WaitGroup, Mutex, Once,
+ * errgroup).  Nothing here is public API.
+ */
+#ifndef WEFT_SYNC_H
+#define WEFT_SYNC_H
+
+#include "internal.h"
+
+/* weft_mutex_lock, recording why/obj as the wait reason when it parks
+ * (Once parks as "once" on the weft_once, not as "mutex"). */
+int weft__mutex_lock_why(weft_mutex *m, enum weft__wait why, const void *obj);
+
+/* Tasks queued on m right now (tests and dumps; takes m's queue lock). */
+size_t weft__mutex_waiters(weft_mutex *m);
+
+/* weft_wg_wait, recording why/obj when it parks (errgroup waits as
+ * "errgroup" on the group). */
+int weft__wg_wait_why(weft_wg *wg, enum weft__wait why, const void *obj);
+/* The counter now (a snapshot). */
+int64_t weft__wg_count(weft_wg *wg);
+
+#endif

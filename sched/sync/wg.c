@@ -1,0 +1,325 @@
+/*
+ * wg.c — WaitGroup (Go's sync.WaitGroup), errors instead of panics.
+ *
+ * State: one atomic word, counter << 1 | W, where W ("has waiters") is set
+ * exactly while the waiter list is non-empty.  W and the list change only
+ * under wg->_lock, so the invariant is kept by lock holders; the counter
+ * changes by CAS, with or without the lock.  Invariant: W implies
+ * counter > 0 (the transition of the counter to zero with W set happens
+ * under the lock and clears W and empties the list in the same step).
+ *
+ *  - add/done with no waiter: one CAS on the state word (the CAS loop
+ *    retries only when another add raced it).
+ *  - add that brings the counter to zero with W set: under the lock, CAS
+ *    the state to 0 (counter 0, W clear) and detach the whole list, then
+ *    ready the waiters after unlocking.  A waiter that arrives after that
+ *    CAS sees either counter 0 (returns at once) or a new generation's
+ *    counter (waits for that one), never a stale list: the list detached
+ *    belongs exactly to the generation that just ended.
+ *  - wait with counter > 0: under the lock, set W (CAS, so a concurrent
+ *    transition to zero is seen), link weft__current() into the list and
+ *    park with the lock released after the switch (weft__park).
+ *  - wait_ctx: the same, but the waiter is also registered with the
+ *    context (ctx/ctx.h) and both wakers must win weft__claim() before
+ *    readying it.  See weft_wg_wait_ctx.
+ *
+ * Counter range: 0 .. INT64_MAX >> 1 (2^62 - 1); an add that would leave
+ * it negative or above that is EINVAL and changes nothing.
+ *
+ * Memory order: every read-modify-write on the state word is a full CAS
+ * (seq-cst), so a done() happens-before the return of the wait() it
+ * releases whether that wait returned by the fast path (acquire load
+ * below) or was readied.
+ */
+#include <errno.h>
+
+#include "internal.h"
+#include "sync/sync.h"
+#if __has_include("ctx/ctx.h")
+#include "ctx/ctx.h"
+#define WG_HAVE_CTX 1
+#endif
+
+_Static_assert(sizeof(((weft_wg *)0)->_state) == sizeof(AO_t), "wg state is an AO_t");
+_Static_assert(sizeof(((weft_wg *)0)->_lock) == sizeof(weft__lock), "wg lock is a weft__lock");
+
+#define WG_W ((AO_t)1)
+#define WG_MAX (INT64_MAX >> 1)
+
+static inline weft__aword *wg_state(weft_wg *wg) { return (weft__aword *)&wg->_state; }
+static inline weft__lock *wg_lock(weft_wg *wg) { return (weft__lock *)&wg->_lock; }
+static inline int64_t wg_count(AO_t s) { return (int64_t)(s >> 1); }
+
+/* A parked waiter; lives on the waiting task's stack. */
+struct wg_waiter {
+    struct wg_waiter *next, *prev;
+    weft__task *task;
+    bool claim;  /* wait_ctx: the waker must win weft__claim() */
+    bool queued; /* still linked (under the lock) */
+};
+
+static void list_push(weft_wg *wg, struct wg_waiter *w)
+{
+    struct wg_waiter *head = wg->_waiters;
+    w->prev = NULL;
+    w->next = head;
+    if (head)
+        head->prev = w;
+    wg->_waiters = w;
+    w->queued = true;
+}
+
+__attribute__((unused)) static void list_remove(weft_wg *wg, struct wg_waiter *w)
+{
+    if (w->prev)
+        w->prev->next = w->next;
+    else
+        wg->_waiters = w->next;
+    if (w->next)
+        w->next->prev = w->prev;
+    w->next = w->prev = NULL;
+    w->queued = false;
+}
+
+/* Lock held, the list just detached from wg: keep the waiters this waker
+ * may ready (plain waiters, and wait_ctx waiters whose claim it won) in a
+ * singly linked list through ->next.  A waiter whose claim was lost is
+ * dropped here, under the lock: its task removes nothing (queued is false)
+ * and may return, so its node must not be touched after the unlock. */
+static struct wg_waiter *claim_all(struct wg_waiter *list)
+{
+    struct wg_waiter *keep = NULL;
+    while (list) {
+        struct wg_waiter *w = list;
+        list = w->next;
+        w->queued = false;
+        w->prev = NULL;
+        if (w->claim && !weft__claim(w->task))
+            continue;
+        w->next = keep;
+        keep = w;
+    }
+    return keep;
+}
+
+static void ready_all(struct wg_waiter *keep)
+{
+    while (keep) {
+        struct wg_waiter *w = keep;
+        keep = w->next;        /* read before the task can run and pop its stack */
+        weft__ready(w->task);
+    }
+}
+
+/* new counter value, or -1 if out of range. */
+static inline int64_t wg_new(AO_t s, int64_t delta)
+{
+    int64_t n;
+    if (__builtin_add_overflow(wg_count(s), delta, &n) || n < 0 || n > WG_MAX)
+        return -1;
+    return n;
+}
+
+static int wg_add_slow(weft_wg *wg, int64_t delta)
+{
+    weft__lock_acquire(wg_lock(wg));
+    struct wg_waiter *list = NULL;
+    for (;;) {
+        AO_t s = weft__load_relaxed(wg_state(wg)); /* relaxed: the CAS below validates it */
+        int64_t n = wg_new(s, delta);
+        if (n < 0) {
+            weft__lock_release(wg_lock(wg));
+            return EINVAL;
+        }
+        if (n == 0 && (s & WG_W)) {
+            if (!weft__cas_full(wg_state(wg), s, 0))
+                continue;
+            list = wg->_waiters;
+            wg->_waiters = NULL;
+            list = claim_all(list);
+            break;
+        }
+        if (weft__cas_full(wg_state(wg), s, ((AO_t)n << 1) | (s & WG_W)))
+            break;
+    }
+    weft__lock_release(wg_lock(wg));
+    ready_all(list);
+    return 0;
+}
+
+int weft_wg_add(weft_wg *wg, int64_t delta)
+{
+    if (WEFT__UNLIKELY(!wg))
+        return EINVAL;
+    /* relaxed: only a guess for the CAS, which is full and re-validates. */
+    AO_t s = weft__load_relaxed(wg_state(wg));
+    for (;;) {
+        int64_t n = wg_new(s, delta);
+        if (WEFT__UNLIKELY(n < 0))
+            return EINVAL;
+        if (WEFT__UNLIKELY(n == 0 && (s & WG_W)))
+            return wg_add_slow(wg, delta);
+        if (weft__cas_full(wg_state(wg), s, ((AO_t)n << 1) | (s & WG_W)))
+            return 0;
+        s = weft__load_relaxed(wg_state(wg)); /* relaxed: as above */
+    }
+}
+
+int weft_wg_done(weft_wg *wg) { return weft_wg_add(wg, -1); }
+
+/* Lock held.  Set W unless the counter is zero: true if the caller must
+ * wait (W is set), false if the counter is zero. */
+static bool wg_mark_waiting(weft_wg *wg)
+{
+    for (;;) {
+        AO_t s = weft__load_relaxed(wg_state(wg)); /* relaxed: validated by the CAS */
+        if (wg_count(s) == 0)
+            return false;
+        if ((s & WG_W) || weft__cas_full(wg_state(wg), s, s | WG_W))
+            return true;
+    }
+}
+
+/* Lock held, w just unlinked: clear W if the list became empty. */
+__attribute__((unused)) static void wg_clear_if_empty(weft_wg *wg)
+{
+    if (wg->_waiters)
+        return;
+    for (;;) {
+        AO_t s = weft__load_relaxed(wg_state(wg)); /* relaxed: validated by the CAS */
+        if (!(s & WG_W) || weft__cas_full(wg_state(wg), s, s & ~WG_W))
+            return;
+    }
+}
+
+/* The counter is zero: may the caller return (and free the wg)?  An add
+ * that ended a generation with waiters set the state to zero under the
+ * lock and still touches the wg (the list head, the lock word) until it
+ * releases the lock.  A waiter arriving in that window must not return
+ * before that, since it may free the wg at once (the usual pattern for a
+ * WaitGroup on the stack).  The lock word is read after the state
+ * (acquire), so if it reads 0 the add's unlock has happened; otherwise
+ * take and drop the lock to wait it out. */
+static inline void wg_quiesce(weft_wg *wg)
+{
+    /* acquire: ordered after the caller's acquire load of the state, and
+     * the waker's critical section happens-before our return. */
+    if (WEFT__UNLIKELY(weft__iload_acq(&wg_lock(wg)->word) != 0)) {
+        weft__lock_acquire(wg_lock(wg));
+        weft__lock_release(wg_lock(wg));
+    }
+}
+
+int weft_wg_wait(weft_wg *wg) { return weft__wg_wait_why(wg, WEFT__WAIT_WG, wg); }
+
+int64_t weft__wg_count(weft_wg *wg)
+{
+    /* acquire: as in weft_wg_wait. */
+    return wg_count(weft__load_acq(wg_state(wg)));
+}
+
+int weft__wg_wait_why(weft_wg *wg, enum weft__wait why, const void *obj)
+{
+    if (WEFT__UNLIKELY(!wg))
+        return EINVAL;
+    /* acquire: seeing the counter at zero, the effects of every done()
+     * that brought it there are visible to the caller. */
+    if (wg_count(weft__load_acq(wg_state(wg))) == 0) {
+        wg_quiesce(wg);
+        return 0;
+    }
+    weft__task *self = weft__current();
+    if (WEFT__UNLIKELY(!self))
+        return ENOMEM;
+    weft__lock_acquire(wg_lock(wg));
+    if (!wg_mark_waiting(wg)) {
+        weft__lock_release(wg_lock(wg));
+        return 0;
+    }
+    struct wg_waiter me = {.task = self};
+    list_push(wg, &me);
+    /* Readied by the add that ends this generation, after it unlinked us. */
+    weft__park(why, obj, wg_lock(wg));
+    return 0;
+}
+
+/* ---- wait_ctx ------------------------------------------------------------
+ *
+ * The waiter is linked in two places: the wg's list (claim = true) and the
+ * context's waiter list (weft__ctx_wait_begin, which returns with the
+ * context's lock held).  It parks holding both locks, released after its
+ * switch, so neither waker can see it before it is parked.  Each waker
+ * must win weft__claim(task) before readying it, so exactly one does.
+ * Lock order: context lock → wg lock (nobody else holds both).
+ *
+ * This is select's discipline without a channel: a one-shot waiter record
+ * on the context is cheaper than creating the done channel and running a
+ * select, and the context's cancel path already walks its waiters under
+ * its lock (ctx/ctx.c).
+ */
+#ifdef WG_HAVE_CTX
+struct wg_ctx_unlock {
+    weft_wg *wg;
+    weft__ctx_waiter *cw;
+};
+
+static void wg_ctx_unlock(void *p)
+{
+    struct wg_ctx_unlock *u = p;
+    weft__lock_release(wg_lock(u->wg));
+    weft__ctx_wait_unlock(u->cw);
+}
+
+int weft_wg_wait_ctx(weft_wg *wg, weft_ctx *ctx)
+{
+    if (WEFT__UNLIKELY(!wg))
+        return EINVAL;
+    if (!ctx)
+        return weft_wg_wait(wg);
+    /* acquire: as in weft_wg_wait. */
+    if (wg_count(weft__load_acq(wg_state(wg))) == 0) {
+        wg_quiesce(wg);
+        return 0;
+    }
+    weft__task *self = weft__current();
+    if (WEFT__UNLIKELY(!self))
+        return ENOMEM;
+    /* t->wake must be NONE before any waker can see us. */
+    weft__store_full(&self->wake, WEFT__WAKE_NONE);
+    weft__ctx_waiter cw;
+    int err = weft__ctx_wait_begin(ctx, &cw, self);
+    if (err)
+        return err; /* already done */
+    if (!cw.locked)
+        return weft_wg_wait(wg); /* ctx can never be done */
+    weft__lock_acquire(wg_lock(wg));
+    if (!wg_mark_waiting(wg)) {
+        weft__lock_release(wg_lock(wg));
+        weft__ctx_wait_unlock(&cw);
+        weft__ctx_wait_end(&cw);
+        return 0;
+    }
+    struct wg_waiter me = {.task = self, .claim = true};
+    list_push(wg, &me);
+    struct wg_ctx_unlock u = {wg, &cw};
+    weft__park_ex(WEFT__WAIT_WG, wg, wg_ctx_unlock, &u, WEFT_FOREVER);
+    /* Woken by exactly one of the two; unlink from both. */
+    weft__ctx_wait_end(&cw);
+    weft__lock_acquire(wg_lock(wg));
+    if (me.queued) {
+        list_remove(wg, &me);
+        wg_clear_if_empty(wg);
+    }
+    weft__lock_release(wg_lock(wg));
+    return cw.fired ? cw.err : 0;
+}
+#else
+int weft_wg_wait_ctx(weft_wg *wg, weft_ctx *ctx)
+{
+    if (WEFT__UNLIKELY(!wg))
+        return EINVAL;
+    if (!ctx)
+        return weft_wg_wait(wg);
+    return ENOSYS; /* contexts not built yet */
+}
+#endif
