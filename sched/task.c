@@ -214,6 +214,8 @@ __attribute__((noreturn)) static void task_exit(weft__worker *w, weft__task *t)
 
 void weft__task_entry(void)
 {
+    /* First run of a task: complete the switch that started it. */
+    WEFT__ASAN_FINISH(NULL);
     weft__worker *w = weft__cur_worker();
     weft__run_after(w);
     weft__task *t = w->cur;

@@ -1,0 +1,428 @@
+/*
+ * test_sched.c — the runtime core: spawning, the live-task counter,
+ * weft_go_copy, yield, sleep, foreign-thread spawns, init/shutdown cycles,
+ * work stealing, idle parking, errno across switches, weft_run.
+ *
+ * Stack overflow and a million live tasks live in test_sched_slow.c /
+ * test_overflow.c (child processes, labels).
+ */
+#include <sys/resource.h>
+#include <sys/wait.h>
+#include <unistd.h>
+
+#include "testutil.h"
+
+/* ---- 100,000 spawns all run exactly once ---------------------------- */
+
+enum { SPAWNS = 100000 };
+static atomic_uchar ran[SPAWNS];
+static weft_chan *spawn_done;
+
+static void mark_ran(void *arg)
+{
+    size_t i = (size_t)(uintptr_t)arg;
+    atomic_fetch_add(&ran[i], 1);
+    WT_CHECK_INT_EQ(weft_chan_send(spawn_done, NULL), 0);
+}
+
+static void test_every_spawned_task_runs_exactly_once(void **state)
+{
+    (void)state;
+    WT_LEAK_BEGIN();
+    memset(ran, 0, sizeof ran);
+    spawn_done = weft_chan_make(0, 1024);
+    for (size_t i = 0; i < SPAWNS; i++)
+        assert_int_equal(weft_go(mark_ran, (void *)(uintptr_t)i), 0);
+    assert_int_equal(wt_wait_n(spawn_done, SPAWNS), SPAWNS);
+    for (size_t i = 0; i < SPAWNS; i++)
+        if (ran[i] != 1)
+            fail_msg("task %zu ran %d times", i, ran[i]);
+    weft_chan_release(spawn_done);
+    WT_LEAK_END();
+}
+
+/* ---- weft_num_tasks is exact under concurrent spawn and exit --------- */
+
+static weft_chan *gate;
+static weft_chan *gate_done;
+
+static void wait_at_gate(void *arg)
+{
+    (void)arg;
+    WT_CHECK_INT_EQ(weft_chan_recv(gate, NULL), EPIPE);
+    WT_CHECK_INT_EQ(weft_chan_send(gate_done, NULL), 0);
+}
+
+struct spawner {
+    int n;
+};
+
+static void spawn_many(void *arg)
+{
+    struct spawner *s = arg;
+    for (int i = 0; i < s->n; i++)
+        WT_CHECK_INT_EQ(weft_go(wait_at_gate, NULL), 0);
+}
+
+static weft_chan *spawners_done;
+static void spawn_many_then_report(void *arg)
+{
+    spawn_many(arg);
+    WT_CHECK_INT_EQ(weft_chan_send(spawners_done, NULL), 0);
+}
+
+static void *spawn_many_thread(void *arg)
+{
+    spawn_many(arg);
+    return NULL;
+}
+
+static void test_num_tasks_counts_exactly_under_concurrent_spawn(void **state)
+{
+    (void)state;
+    WT_LEAK_BEGIN();
+    size_t base = weft_num_tasks();
+    gate = weft_chan_make(0, 0);
+    gate_done = weft_chan_make(0, 64);
+    struct spawner s = {500};
+    /* Four spawning tasks and two spawning threads at once, while the
+     * spawners themselves exit. */
+    spawners_done = weft_chan_make(0, 4);
+    for (int i = 0; i < 4; i++)
+        assert_int_equal(weft_go(spawn_many_then_report, &s), 0);
+    pthread_t th[2];
+    for (int i = 0; i < 2; i++)
+        assert_int_equal(pthread_create(&th[i], NULL, spawn_many_thread, &s), 0);
+    for (int i = 0; i < 2; i++)
+        pthread_join(th[i], NULL);
+    assert_int_equal(wt_wait_n(spawners_done, 4), 4);
+    /* Every spawn returned and every spawner finished its loop: each
+     * counted task exists from then on, and the spawners are gone or
+     * about to be.  Wait for the spawners' own exits by their count. */
+    int64_t limit = weft_now() + WT_LIVENESS_NS;
+    while (weft_num_tasks() != base + 6 * 500 && weft_now() < limit)
+        weft_yield();
+    assert_int_equal(weft_num_tasks(), base + 6 * 500);
+    assert_int_equal(weft_chan_close(gate), 0);
+    assert_int_equal(wt_wait_n(gate_done, 6 * 500), 6 * 500);
+    weft_chan_release(spawners_done);
+    weft_chan_release(gate);
+    weft_chan_release(gate_done);
+    WT_LEAK_END();
+    assert_int_equal(weft_num_tasks(), base);
+}
+
+/* ---- weft_go_copy copies its argument --------------------------------- */
+
+struct item {
+    int id;
+    char name[40];
+};
+static weft_chan *items_out;
+
+static void take_item(void *arg)
+{
+    struct item *it = arg;
+    WT_CHECK_INT_EQ(weft_chan_send(items_out, it), 0);
+}
+
+static void test_go_copy_gives_each_task_its_own_copy(void **state)
+{
+    (void)state;
+    WT_LEAK_BEGIN();
+    items_out = weft_chan_make(sizeof(struct item), 100);
+    struct item it;
+    for (int i = 0; i < 100; i++) {
+        it.id = i;
+        snprintf(it.name, sizeof it.name, "item-%d", i);
+        assert_int_equal(weft_go_copy(take_item, &it, sizeof it), 0);
+    }
+    memset(&it, 0xAB, sizeof it); /* the loop variable changes after the spawns */
+    int seen[100] = {0};
+    for (int i = 0; i < 100; i++) {
+        struct item got;
+        assert_int_equal(weft_chan_recv(items_out, &got), 0);
+        assert_true(got.id >= 0 && got.id < 100);
+        char want[40];
+        snprintf(want, sizeof want, "item-%d", got.id);
+        assert_string_equal(got.name, want);
+        seen[got.id]++;
+    }
+    for (int i = 0; i < 100; i++)
+        assert_int_equal(seen[i], 1);
+    assert_int_equal(weft_go_copy(take_item, NULL, 8), EINVAL);
+    assert_int_equal(weft_go(NULL, NULL), EINVAL);
+    weft_chan_release(items_out);
+    WT_LEAK_END();
+}
+
+/* ---- yield lets every runnable task progress --------------------------- */
+
+enum { YIELDERS = 8, ROUNDS = 200 };
+static atomic_int progress[YIELDERS];
+static weft_chan *yield_done;
+
+/* Each task advances only when every other task has caught up with it:
+ * without a fair yield some task would never catch up and all would spin
+ * forever (the test would time out). */
+static void lockstep(void *arg)
+{
+    int me = (int)(uintptr_t)arg;
+    for (int r = 1; r <= ROUNDS; r++) {
+        atomic_store(&progress[me], r);
+        for (int o = 0; o < YIELDERS; o++)
+            while (atomic_load(&progress[o]) < r)
+                weft_yield();
+    }
+    WT_CHECK_INT_EQ(weft_chan_send(yield_done, NULL), 0);
+}
+
+static void test_yield_lets_every_runnable_task_progress(void **state)
+{
+    (void)state;
+    WT_LEAK_BEGIN();
+    yield_done = weft_chan_make(0, YIELDERS);
+    for (int i = 0; i < YIELDERS; i++)
+        atomic_store(&progress[i], 0);
+    for (int i = 0; i < YIELDERS; i++)
+        assert_int_equal(weft_go(lockstep, (void *)(uintptr_t)i), 0);
+    assert_int_equal(wt_wait_n(yield_done, YIELDERS), YIELDERS);
+    weft_chan_release(yield_done);
+    WT_LEAK_END();
+}
+
+/* ---- sleep wakes in deadline order and never early --------------------- */
+
+static weft_chan *woke;
+
+static void sleeper(void *arg)
+{
+    int64_t ms = (int64_t)(uintptr_t)arg;
+    int64_t t0 = weft_now();
+    WT_CHECK_INT_EQ(weft_sleep(ms * WEFT_MS), 0);
+    WT_CHECK_INT_GE(weft_now() - t0, ms * WEFT_MS);
+    int v = (int)ms;
+    WT_CHECK_INT_EQ(weft_chan_send(woke, &v), 0);
+}
+
+static void test_sleepers_wake_in_deadline_order_never_early(void **state)
+{
+    (void)state;
+    WT_LEAK_BEGIN();
+    woke = weft_chan_make(sizeof(int), 8);
+    int order[] = {40, 10, 30, 20};
+    for (int i = 0; i < 4; i++)
+        assert_int_equal(weft_go(sleeper, (void *)(uintptr_t)order[i]), 0);
+    int prev = 0;
+    for (int i = 0; i < 4; i++) {
+        int v;
+        assert_int_equal(weft_chan_recv(woke, &v), 0);
+        assert_true(v > prev);
+        prev = v;
+    }
+    int64_t t0 = weft_now();
+    assert_int_equal(weft_sleep(0), 0);
+    assert_int_equal(weft_sleep(-5), 0);
+    assert_int_equal(weft_sleep(2 * WEFT_MS), 0); /* plain thread: blocks the thread */
+    assert_true(weft_now() - t0 >= 2 * WEFT_MS);
+    weft_chan_release(woke);
+    WT_LEAK_END();
+}
+
+/* ---- spawning from foreign threads ----------------------------------- */
+
+static weft_chan *foreign_done;
+static void report_self(void *arg)
+{
+    (void)arg;
+    uint64_t id = weft_self();
+    WT_CHECK(id > 0);
+    WT_CHECK_INT_EQ(weft_chan_send(foreign_done, &id), 0);
+}
+
+static void *foreign_spawner(void *arg)
+{
+    (void)arg;
+    for (int i = 0; i < 1000; i++)
+        if (weft_go(report_self, NULL) != 0)
+            return (void *)1;
+    return NULL;
+}
+
+static void test_tasks_spawned_from_foreign_threads_run(void **state)
+{
+    (void)state;
+    WT_LEAK_BEGIN();
+    foreign_done = weft_chan_make(sizeof(uint64_t), 64);
+    pthread_t th[4];
+    for (int i = 0; i < 4; i++)
+        assert_int_equal(pthread_create(&th[i], NULL, foreign_spawner, NULL), 0);
+    /* Ids are unique. */
+    static uint64_t ids[4000];
+    for (int i = 0; i < 4000; i++)
+        assert_int_equal(weft_chan_recv(foreign_done, &ids[i]), 0);
+    for (int i = 0; i < 4; i++) {
+        void *r;
+        pthread_join(th[i], &r);
+        assert_null(r);
+    }
+    for (int i = 0; i < 4000; i++)
+        for (int j = i + 1; j < i + 50 && j < 4000; j++)
+            assert_true(ids[i] != ids[j]);
+    assert_int_equal(weft_self(), 0); /* the test thread is no task */
+    weft_chan_release(foreign_done);
+    WT_LEAK_END();
+}
+
+/* ---- errno belongs to the task ------------------------------------------ */
+
+static weft_chan *errno_done;
+static void errno_keeper(void *arg)
+{
+    int mine = (int)(uintptr_t)arg;
+    for (int i = 0; i < 2000; i++) {
+        errno = mine;
+        if (i % 3 == 0)
+            weft_yield();
+        else
+            weft_sleep(i % 7 == 0 ? WEFT_US : 0);
+        WT_CHECK_INT_EQ(errno, mine);
+    }
+    WT_CHECK_INT_EQ(weft_chan_send(errno_done, NULL), 0);
+}
+
+static void test_errno_survives_switches_and_migration(void **state)
+{
+    (void)state;
+    WT_LEAK_BEGIN();
+    errno_done = weft_chan_make(0, 16);
+    for (int i = 0; i < 16; i++)
+        assert_int_equal(weft_go(errno_keeper, (void *)(uintptr_t)(1000 + i)), 0);
+    assert_int_equal(wt_wait_n(errno_done, 16), 16);
+    weft_chan_release(errno_done);
+    WT_LEAK_END();
+}
+
+/* ---- work is stolen by idle workers ----------------------------------- */
+
+static weft_chan *steal_done;
+static void busy_child(void *arg)
+{
+    (void)arg;
+    volatile unsigned x = 0;
+    for (int i = 0; i < 20000; i++)
+        x += (unsigned)i;
+    WT_CHECK_INT_EQ(weft_chan_send(steal_done, NULL), 0);
+}
+
+static void spawn_busy(void *arg)
+{
+    (void)arg;
+    for (int i = 0; i < 2000; i++)
+        WT_CHECK_INT_EQ(weft_go(busy_child, NULL), 0);
+}
+
+static void test_idle_workers_steal_queued_tasks(void **state)
+{
+    (void)state;
+    struct weft_stats before, after;
+    assert_int_equal(weft_stats(&before), 0);
+    if (before.workers < 2)
+        skip();
+    WT_LEAK_BEGIN();
+    steal_done = weft_chan_make(0, 2000);
+    /* All children are queued on the spawning task's worker; the other
+     * worker can only run them by stealing (or from the global queue when
+     * the local ring overflows). */
+    wt_run_in_task(spawn_busy, NULL);
+    assert_int_equal(wt_wait_n(steal_done, 2000), 2000);
+    assert_int_equal(weft_stats(&after), 0);
+    assert_true(after.steals > before.steals);
+    weft_chan_release(steal_done);
+    WT_LEAK_END();
+}
+
+/* ---- an idle runtime parks its workers -------------------------------- */
+
+static double cpu_seconds(void)
+{
+    struct rusage ru;
+    getrusage(RUSAGE_SELF, &ru);
+    return (double)ru.ru_utime.tv_sec + ru.ru_utime.tv_usec / 1e6 + (double)ru.ru_stime.tv_sec +
+           ru.ru_stime.tv_usec / 1e6;
+}
+
+static void test_idle_runtime_uses_no_cpu(void **state)
+{
+    (void)state;
+    /* Measure process CPU time over one idle second (a measurement window,
+     * not synchronisation).  Spinning workers would burn ~1 s per worker. */
+    double c0 = cpu_seconds();
+    struct timespec ts = {1, 0};
+    nanosleep(&ts, NULL);
+    double used = cpu_seconds() - c0;
+    if (used > 0.05)
+        fail_msg("idle runtime used %.3f s of CPU in 1 s", used);
+}
+
+/* ---- init / shutdown / re-init --------------------------------------------- */
+
+static int run_main_value(void *arg) { return (int)(uintptr_t)arg + (weft_self() > 0); }
+
+static void test_init_shutdown_reinit_cycles(void **state)
+{
+    (void)state;
+    assert_int_equal(weft_shutdown(), 0);
+    for (int round = 0; round < 5; round++) {
+        struct weft_config cfg = {.workers = 1 + round % 2};
+        assert_int_equal(weft_init(&cfg), 0);
+        assert_int_equal(weft_init(&cfg), EBUSY);
+        struct weft_stats st;
+        assert_int_equal(weft_stats(&st), 0);
+        assert_int_equal(st.workers, (uint64_t)cfg.workers);
+        weft_chan *c = weft_chan_make(sizeof(int), 1);
+        int v = round;
+        assert_int_equal(weft_chan_send(c, &v), 0);
+        assert_int_equal(weft_chan_recv(c, &v), 0);
+        assert_int_equal(v, round);
+        weft_chan_release(c);
+        assert_int_equal(weft_shutdown(), 0);
+    }
+    struct weft_config bad = {.workers = -1};
+    assert_int_equal(weft_init(&bad), EINVAL);
+    /* weft_run starts, runs main as a task, shuts down. */
+    assert_int_equal(weft_run(run_main_value, (void *)41), 42);
+    assert_int_equal(weft_run(NULL, NULL), EINVAL);
+    /* Lazy init: any API starts the runtime with defaults. */
+    weft_chan *c = weft_chan_make(0, 1);
+    assert_non_null(c);
+    assert_int_equal(weft_init(NULL), EBUSY);
+    weft_chan_release(c);
+    assert_int_equal(weft_shutdown(), 0);
+    /* WEFT_PROCS sets the default worker count. */
+    setenv("WEFT_PROCS", "3", 1);
+    assert_int_equal(weft_init(NULL), 0);
+    struct weft_stats st;
+    assert_int_equal(weft_stats(&st), 0);
+    assert_int_equal(st.workers, 3);
+    assert_int_equal(weft_shutdown(), 0);
+    unsetenv("WEFT_PROCS");
+    assert_int_equal(weft_init(NULL), 0); /* the group teardown shuts it down */
+}
+
+int main(void)
+{
+    const struct CMUnitTest tests[] = {
+        cmocka_unit_test(test_every_spawned_task_runs_exactly_once),
+        cmocka_unit_test(test_num_tasks_counts_exactly_under_concurrent_spawn),
+        cmocka_unit_test(test_go_copy_gives_each_task_its_own_copy),
+        cmocka_unit_test(test_yield_lets_every_runnable_task_progress),
+        cmocka_unit_test(test_sleepers_wake_in_deadline_order_never_early),
+        cmocka_unit_test(test_tasks_spawned_from_foreign_threads_run),
+        cmocka_unit_test(test_errno_survives_switches_and_migration),
+        cmocka_unit_test(test_idle_workers_steal_queued_tasks),
+        cmocka_unit_test(test_idle_runtime_uses_no_cpu),
+        cmocka_unit_test(test_init_shutdown_reinit_cycles),
+    };
+    return cmocka_run_group_tests(tests, wt_group_setup, wt_group_teardown);
+}
