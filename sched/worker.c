@@ -35,6 +35,9 @@ int weft__topology_pin(int cpu);
 int weft__signal_thread_init(void);                   /* signal.c */
 void weft__signal_thread_fini(void);
 int weft__signal_global_init(void);
+int weft__sysmon_start(void);                         /* sysmon.c */
+void weft__sysmon_stop(void);
+void weft__sysmon_poke(void);
 
 /* ---- thread-local access (never inlined: see internal.h) ---------------- */
 
@@ -350,6 +353,7 @@ static weft__task *find_runnable(weft__worker *w)
         weft__store_rel(&w->sleep_until, (AO_t)WEFT_FOREVER);
         if (!idle_remove(w))
             spinning = true;
+        weft__sysmon_poke();
     }
     if (spinning) {
         /* The last spinner to find work wakes another to keep looking. */
@@ -506,6 +510,7 @@ static int do_init(const struct weft_config *cfg)
             return EAGAIN;
         }
     }
+    weft__sysmon_start(); /* best effort: without it only latency suffers */
     return 0;
 }
 
@@ -554,6 +559,7 @@ int weft_shutdown(void)
                 alive == 1 ? "" : "s");
         weft_dump_tasks(stderr);
     }
+    weft__sysmon_stop();
     weft__store_full(&weft__S.stopping, 1);
     for (int i = 0; i < weft__S.nworkers; i++)
         weft__worker_wake(weft__S.workers[i]);
