@@ -97,6 +97,11 @@ void weft__chan_recv_from(weft_chan *c, weft__sudog *sg, void *out)
 
 weft_chan *weft_chan_make_at(size_t elem_size, size_t cap, const char *file, int line)
 {
+    int r = weft__ensure_init(); /* any API use starts the runtime */
+    if (WEFT__UNLIKELY(r)) {
+        errno = r;
+        return NULL;
+    }
     if (elem_size && cap > (SIZE_MAX - sizeof(weft_chan)) / elem_size) {
         errno = EINVAL;
         return NULL;
@@ -106,7 +111,7 @@ weft_chan *weft_chan_make_at(size_t elem_size, size_t cap, const char *file, int
         return NULL;
     }
     size_t bytes = sizeof(weft_chan) + elem_size * cap;
-    weft_chan *c = calloc(1, bytes);
+    weft_chan *c = weft__calloc(1, bytes);
     if (!c) {
         errno = ENOMEM;
         return NULL;
@@ -132,7 +137,7 @@ weft_chan *weft_chan_retain(weft_chan *c)
     return c;
 }
 
-void weft__chan_free(weft_chan *c) { free(c); }
+void weft__chan_free(weft_chan *c) { weft__free(c); }
 
 bool weft__chan_orphaned(const weft_chan *c) { return c->orphaned; }
 

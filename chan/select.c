@@ -154,7 +154,7 @@ int weft_select(weft_case *cases, size_t n, int64_t deadline)
     }
     if (live > WEFT__SELECT_INLINE) {
         /* One allocation for everything a large select needs. */
-        heap = malloc(live * (sizeof(weft__sudog) + 2 * sizeof(uint16_t)));
+        heap = weft__malloc(live * (sizeof(weft__sudog) + 2 * sizeof(uint16_t)));
         if (!heap) {
             errno = ENOMEM;
             return -1;
@@ -197,7 +197,7 @@ int weft_select(weft_case *cases, size_t n, int64_t deadline)
     }
     result = select_block(&s, deadline);
 out:
-    free(heap);
+    weft__free(heap);
     return result;
 }
 

@@ -30,14 +30,14 @@ static weft_timer *timer_new(int64_t first, int64_t period)
         errno = ENOMEM;
         return NULL;
     }
-    struct weft_timer *t = malloc(sizeof *t);
+    struct weft_timer *t = weft__malloc(sizeof *t);
     if (!t) {
         errno = ENOMEM;
         return NULL;
     }
     t->c = weft_chan_make_at(sizeof(int64_t), 1, __FILE__, __LINE__);
     if (!t->c) {
-        free(t);
+        weft__free(t);
         errno = ENOMEM;
         return NULL;
     }
@@ -85,5 +85,5 @@ void weft_timer_stop(weft_timer *t)
         return;
     quiesce(t);
     weft_chan_release(t->c);
-    free(t);
+    weft__free(t);
 }

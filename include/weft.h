@@ -221,9 +221,15 @@ weft_chan *weft_ctx_done(weft_ctx *ctx);
 int weft_ctx_err(weft_ctx *ctx);
 /* The effective deadline, WEFT_FOREVER if none. */
 int64_t weft_ctx_deadline(weft_ctx *ctx);
-/* Run fn(arg) in a new task once ctx is done (at once if it already is).
- * 0 | EINVAL | ENOMEM. */
+/* Run fn(arg) in a new task once ctx is done (at once if it already is),
+ * once per registration.  A context that can never be done never runs it.
+ * 0 | EINVAL | ENOMEM.  The macro records the call site as the task's spawn
+ * site (for dumps and leak reports). */
 int weft_ctx_after_func(weft_ctx *ctx, weft_fn fn, void *arg);
+int weft_ctx_after_func_at(weft_ctx *ctx, weft_fn fn, void *arg, const char *fn_name,
+                           const char *file, int line, const char *func);
+#define weft_ctx_after_func(ctx, fn, arg) \
+    weft_ctx_after_func_at((ctx), (fn), (arg), #fn, __FILE__, __LINE__, __func__)
 weft_ctx *weft_ctx_retain(weft_ctx *ctx);
 /* Drop a reference; the last one cancels a cancelable context that is not
  * yet done and detaches it from its parent. */
@@ -235,10 +241,11 @@ int weft_sleep_ctx(weft_ctx *ctx, int64_t duration);
 /*  Sync: WaitGroup, Mutex, Once, errgroup                                */
 /* ===================================================================== */
 
-/* Internal fields (leading underscore) are private to weft. */
+/* Internal fields (leading underscore) are private to weft.  An all-zero
+ * object is a valid initial state for every type below. */
 typedef struct weft_wg {
-    uint32_t _lock;
-    int64_t _count;
+    size_t _state;     /* counter << 1 | has-waiters (atomic) */
+    unsigned _lock;    /* guards _waiters */
     void *_waiters;
 } weft_wg;
 #define WEFT_WG_INIT {0, 0, NULL}
@@ -253,9 +260,9 @@ int weft_wg_wait(weft_wg *wg);
 int weft_wg_wait_ctx(weft_wg *wg, weft_ctx *ctx);
 
 typedef struct weft_mutex {
-    uint32_t _lock;
-    uint32_t _locked;
-    void *_head;
+    unsigned _lock;    /* guards the waiter queue */
+    unsigned _state;   /* 0 unlocked, 1 locked, 2 locked with waiters (atomic) */
+    void *_head;       /* FIFO of parked lockers */
     void *_tail;
 } weft_mutex;
 #define WEFT_MUTEX_INIT {0, 0, NULL, NULL}
@@ -268,73 +275,165 @@ int weft_mutex_trylock(weft_mutex *m);
 int weft_mutex_unlock(weft_mutex *m);
 
 typedef struct weft_once {
-    uint32_t _done;
+    size_t _done;      /* 1 once fn returned (atomic) */
+    size_t _runner;    /* the task running fn, for EDEADLK (atomic) */
     weft_mutex _mu;
 } weft_once;
-#define WEFT_ONCE_INIT {0, WEFT_MUTEX_INIT}
+#define WEFT_ONCE_INIT {0, 0, WEFT_MUTEX_INIT}
 
-/* Run fn(arg) exactly once; concurrent callers wait until it returned. */
+/* Run fn(arg) exactly once per weft_once; concurrent callers wait until it
+ * returned.  0 | EINVAL (o or fn NULL) | EDEADLK (called again from inside
+ * fn by the same task, which Go would deadlock on). */
 int weft_once_do(weft_once *o, weft_fn fn, void *arg);
 
 typedef int (*weft_group_fn)(weft_ctx *ctx, void *arg);
 typedef struct weft_group {
-    weft_ctx *_ctx;
-    weft_wg _wg;
-    weft_mutex _mu;
-    int _err;
-    int _limit;
-    weft_chan *_sem;
+    weft_ctx *_ctx;    /* the group's context (NULL: zero-value group) */
+    weft_wg _wg;       /* tasks of the group not yet returned */
+    size_t _err;       /* first non-zero result (atomic) */
+    int _limit;        /* 0: no limit */
+    int _state;        /* 0 zero value, 1 initialised, 2 waited */
+    weft_chan *_sem;   /* capacity _limit: one slot per running task */
 } weft_group;
+#define WEFT_GROUP_INIT {NULL, WEFT_WG_INIT, 0, 0, 0, NULL}
 
 /* Init an errgroup whose tasks get a child of parent that is canceled by
- * the first non-zero result.  0 | EINVAL | ENOMEM. */
+ * the first non-zero result.  0 | EINVAL | ENOMEM.  A zero-initialised
+ * group (WEFT_GROUP_INIT) also works, like Go's zero Group: its tasks get
+ * the background context and an error cancels nothing. */
 int weft_group_init(weft_group *g, weft_ctx *parent);
 /* At most n (> 0) tasks at once; n < 0: no limit.  EINVAL otherwise or if
  * tasks are running. */
 int weft_group_set_limit(weft_group *g, int n);
-/* Spawn fn(ctx, arg); blocks while the limit is reached. */
+/* Spawn fn(ctx, arg); blocks while the limit is reached.  0 | EINVAL (g or
+ * fn NULL, or the group was already waited for: init it again) | ENOMEM.
+ * The macro records the call site as the task's spawn site. */
 int weft_group_go(weft_group *g, weft_group_fn fn, void *arg);
+int weft_group_go_at(weft_group *g, weft_group_fn fn, void *arg, const char *fn_name,
+                     const char *file, int line, const char *func);
+#define weft_group_go(g, fn, arg) \
+    weft_group_go_at((g), (fn), (arg), #fn, __FILE__, __LINE__, __func__)
 /* Wait for every task; returns the first non-zero result (0 if none) and
- * releases the group's context. */
+ * cancels and releases the group's context (EINVAL if g is NULL). */
 int weft_group_wait(weft_group *g);
 
 /* ===================================================================== */
 /*  Leaks and diagnostics                                                 */
 /* ===================================================================== */
 
-/* Write every live task: id, name or entry function, spawn site, state,
- * what it waits on (with that object's creation site) and for how long.
- * Returns the number of tasks written. */
+/* Write every live task, one block each (Go's goroutine dump):
+ *
+ *   task 7 consume [chan recv, 1503 ms]:
+ *       waiting on channel 0x5581c0 made at app.c:31 (unbuffered, 4-byte elements)
+ *       spawned at app.c:33 in start_consumer()
+ *
+ * id; name, or the entry function as written at the weft_go call; state
+ * (runnable, running, or what it is parked in: chan send, chan recv,
+ * select, sleep, wg wait, mutex, once, ctx wait, errgroup); how long it
+ * has been parked; the channel(s) it waits on with their creation site
+ * (file:line), or the WaitGroup/mutex/context address; and the spawn site
+ * file:line with the spawning function.  A task parked on a channel whose
+ * last reference was dropped is marked "certainly leaked".  weft_run's main
+ * task is tagged [weft_run main].  Tasks are copied first and printed with
+ * no lock held; safe from any thread and concurrently with spawns, exits
+ * and channel frees.  Returns the number of tasks written, -1 if out is
+ * NULL. */
 int weft_dump_tasks(FILE *out);
-/* The same as one JSON document. */
+/* The same as one JSON document:
+ *   {"weft_task_dump":1,"now_ns":..,"live":..,"count":..,"not_shown":..,
+ *    "tasks":[{"id":7,"name":null,"fn":"consume",
+ *              "spawned_at":{"file":"app.c","line":33,"func":"start_consumer"},
+ *              "internal":false,"main":false,"state":"parked","wait":"chan recv",
+ *              "waited_ms":1503,
+ *              "waiting_on":[{"kind":"channel","addr":"0x5581c0",
+ *                             "made_at":{"file":"app.c","line":31},"cap":0,"len":0,
+ *                             "elem_size":4,"closed":false,"orphaned":false}],
+ *              "more_channels":0,"certainly_leaked":false}]}
+ * "state" is runnable, running or parked; "wait" is null unless parked. */
 int weft_dump_tasks_json(FILE *out);
 
 /* A mark: tasks spawned after it are checked by weft_leak_check. */
 uint64_t weft_leak_mark(void);
-/* Wait up to timeout ns for every task spawned after mark to return (or be
- * durably blocked); returns how many did not return and reports each on
- * report (may be NULL). */
+/* Check that every task spawned (weft_go*) since mark returned: waits up to
+ * timeout ns until each has returned or is durably blocked, and returns how
+ * many did not return, reporting each (as weft_dump_tasks does, under a
+ * one-line summary) on report when it is not NULL.  Tasks spawned before
+ * the mark, internal tasks and the caller itself are not checked.
+ * Durably blocked: parked on a channel nothing references any more
+ * ("certainly leaked"), or parked while nothing inside weft can make
+ * progress (every task parked, no timer queued, no plain thread inside
+ * weft that returns by itself).  So a leak is reported as soon as the
+ * runtime settles, not after the timeout; the timeout bounds the wait for
+ * tasks that keep running or sleeping.  Plain threads outside weft are
+ * assumed to be done with the checked tasks (join them first).  Works on a
+ * plain thread (blocks it on a futex) and inside a task (sleeps in short
+ * steps; the worker thread is never blocked).  See docs/leaks.md and
+ * <weft_test.h>. */
 size_t weft_leak_check(uint64_t mark, int64_t timeout, FILE *report);
 
-/* Called (from a worker thread) when every live task is blocked with
- * nothing able to wake it.  The default hook reports on stderr. */
+/* Deadlock: every live task is parked with nothing able to wake it (no
+ * timer queued, no plain thread inside weft that returns by itself).
+ *  - Inside weft_run (when its main task is parked too) the runtime writes
+ *    "weft: all tasks are asleep - deadlock!" and a task dump on stderr,
+ *    and weft_run returns EDEADLK.  As in Go, the tasks are taken to be the
+ *    whole program: a plain thread outside weft that would later wake a
+ *    task is not seen.
+ *  - Elsewhere it is declared only when, in addition, a plain thread is
+ *    blocked inside weft for good (e.g. main() in weft_chan_recv), since a
+ *    plain thread outside weft may still wake the tasks.
+ * Each deadlock is reported once.  A hook set here replaces the report
+ * (hook NULL: the default report); it is called on a worker thread (or on
+ * the plain thread about to block) and must not block; weft_dump_tasks is
+ * safe in it.  Inside weft_run, weft_run still returns EDEADLK after it. */
 typedef void (*weft_deadlock_hook)(void *arg);
 void weft_set_deadlock_hook(weft_deadlock_hook hook, void *arg);
 
-/* Dump tasks to stderr on SIGQUIT (opt-in). */
+/* Opt-in: on SIGQUIT (Ctrl-\), write "weft: SIGQUIT: task dump", a task
+ * dump and "weft: end of task dump" on stderr, and keep running.  The
+ * handler only writes to a pipe; a helper thread does the dump, so a signal
+ * arriving anywhere (even inside weft's own locks) is safe.  false restores
+ * the previous disposition.  0 or an errno value. */
 int weft_dump_on_sigquit(bool enable);
 
 struct weft_stats {
-    uint64_t spawned;  /* tasks ever spawned */
-    uint64_t exited;   /* tasks that returned */
+    uint64_t spawned;  /* tasks ever spawned (internal ones too) */
+    uint64_t exited;   /* tasks that returned (internal ones too) */
     uint64_t live;     /* weft_num_tasks() */
-    uint64_t parked;   /* tasks parked now */
-    uint64_t switches; /* context switches */
+    uint64_t parked;   /* of those, parked now (a registry walk) */
+    uint64_t switches; /* context switches (approximate while running) */
     uint64_t steals;   /* tasks stolen between workers */
-    uint64_t workers;  /* worker threads */
+    uint64_t workers;  /* worker threads (0 when the runtime is stopped) */
 };
-/* Fill *out.  0 | EINVAL. */
+/* Fill *out (each field read on its own, not one atomic snapshot).
+ * 0 | EINVAL.  Not concurrently with weft_shutdown. */
 int weft_stats(struct weft_stats *out);
+
+/* ===================================================================== */
+/*  Testing hooks: allocator replacement and failure injection            */
+/* ===================================================================== */
+
+/* Where the runtime gets memory and threads; a test can make the Nth call
+ * at a site fail to prove out-of-memory paths (they return ENOMEM / EAGAIN
+ * and leave the runtime usable). */
+enum weft_fail_site {
+    WEFT_FAIL_ALLOC = 0,  /* malloc/calloc/realloc of runtime objects */
+    WEFT_FAIL_MMAP = 1,   /* task stack mappings */
+    WEFT_FAIL_THREAD = 2, /* worker thread creation */
+    WEFT_FAIL_SITES
+};
+/* The nth call (1-based) from now at site fails once; 0 cancels.
+ * 0 | EINVAL. */
+int weft_fail_nth(enum weft_fail_site site, long nth);
+
+struct weft_allocator {
+    void *(*malloc)(size_t);
+    void *(*calloc)(size_t, size_t);
+    void *(*realloc)(void *, size_t);
+    void (*free)(void *);
+};
+/* Replace the allocator (NULL: libc's).  Only while the runtime is not
+ * running: 0 | EBUSY | EINVAL. */
+int weft_set_allocator(const struct weft_allocator *a);
 
 #ifdef __cplusplus
 }

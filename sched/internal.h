@@ -329,6 +329,16 @@ void weft__run_deadlock(void);
 /* Plain threads blocked inside weft right now. */
 extern weft__aword weft__threads_blocked;
 
+/* Allocation and thread creation that tests can make fail (sched/alloc.c). */
+#include <pthread.h>
+void *weft__malloc(size_t n);
+void *weft__calloc(size_t n, size_t size);
+void *weft__realloc(void *p, size_t n);
+void weft__free(void *p);
+void *weft__mmap(size_t len, int flags); /* anonymous read-write; MAP_FAILED on failure */
+int weft__thread_create(pthread_t *th, void *(*fn)(void *), void *arg);
+bool weft__runtime_running(void);
+
 /* Random numbers: per-worker or per-thread xorshift, not crypto. */
 uint32_t weft__rand(void);
 static inline uint32_t weft__rand_n(uint32_t n) { return (uint32_t)(((uint64_t)weft__rand() * n) >> 32); }

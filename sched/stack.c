@@ -140,8 +140,7 @@ static struct weft__stack *carve(size_t slot_size, bool dedicated)
     unsigned char *lo;
     bool guarded = false;
     if (dedicated) {
-        lo = mmap(NULL, slot_size, PROT_READ | PROT_WRITE,
-                  MAP_PRIVATE | MAP_ANONYMOUS | MAP_NORESERVE | MAP_STACK, -1, 0);
+        lo = weft__mmap(slot_size, MAP_PRIVATE | MAP_ANONYMOUS | MAP_NORESERVE | MAP_STACK);
         if (lo == MAP_FAILED)
             return NULL;
     } else {
@@ -150,8 +149,8 @@ static struct weft__stack *carve(size_t slot_size, bool dedicated)
             size_t n = WEFT__SLAB_BYTES / slot_size;
             if (n < 4)
                 n = 4;
-            void *slab = mmap(NULL, n * slot_size, PROT_READ | PROT_WRITE,
-                              MAP_PRIVATE | MAP_ANONYMOUS | MAP_NORESERVE | MAP_STACK, -1, 0);
+            void *slab =
+                weft__mmap(n * slot_size, MAP_PRIVATE | MAP_ANONYMOUS | MAP_NORESERVE | MAP_STACK);
             if (slab == MAP_FAILED) {
                 weft__lock_release(&G.lock);
                 return NULL;
@@ -272,7 +271,7 @@ void weft__stack_free(struct weft__stack *s)
 
 struct weft__stackcache *weft__stackcache_new(void)
 {
-    return calloc(1, sizeof(struct weft__stackcache));
+    return weft__calloc(1, sizeof(struct weft__stackcache));
 }
 
 void weft__stackcache_free(struct weft__stackcache *c)
@@ -285,7 +284,7 @@ void weft__stackcache_free(struct weft__stackcache *c)
         c->n--;
         weft__stack_free(s); /* to the global pool: cur worker has no cache */
     }
-    free(c);
+    weft__free(c);
 }
 
 void weft__stack_global_fini(void)

@@ -87,7 +87,7 @@ int weft__topology_steal_order(weft__worker **ws, int n)
     for (int i = 0; i < n; i++) {
         weft__worker *w = ws[i];
         int m = n > 1 ? n - 1 : 1;
-        w->steal_order = calloc((size_t)m, sizeof(int));
+        w->steal_order = weft__calloc((size_t)m, sizeof(int));
         if (!w->steal_order)
             return -1;
         int k = 0;

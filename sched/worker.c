@@ -48,7 +48,7 @@ __attribute__((noinline)) weft__worker *weft__cur_worker(void)
     return w;
 }
 
-static void thread_task_free(void *p) { free(p); }
+static void thread_task_free(void *p) { weft__free(p); }
 static void thread_task_key_init(void) { pthread_key_create(&thread_task_key, thread_task_free); }
 
 __attribute__((noinline)) weft__task *weft__current(void)
@@ -58,7 +58,7 @@ __attribute__((noinline)) weft__task *weft__current(void)
         return w->cur; /* NULL in the scheduler context */
     weft__task *t = tls_thread_task;
     if (WEFT__UNLIKELY(!t)) {
-        t = calloc(1, sizeof *t);
+        t = weft__calloc(1, sizeof *t);
         if (!t)
             return NULL;
         t->is_thread = true;
@@ -85,6 +85,8 @@ __attribute__((noinline)) uint32_t weft__rand(void)
 }
 
 int weft__worker_count(void) { return weft__S.nworkers; }
+
+bool weft__runtime_running(void) { return weft__load_acq(&weft__S.running) != 0; }
 
 uint64_t weft__switch_count(void)
 {
@@ -424,10 +426,10 @@ static void free_workers(int n)
     for (int i = 0; i < n; i++) {
         weft__worker *w = weft__S.workers[i];
         weft__timerheap_destroy(&w->timers);
-        free(w->steal_order);
-        free(w);
+        weft__free(w->steal_order);
+        free(w); /* posix_memalign'd */
     }
-    free(weft__S.workers);
+    weft__free(weft__S.workers);
     weft__S.workers = NULL;
     weft__S.nworkers = 0;
 }
@@ -459,7 +461,7 @@ static int do_init(const struct weft_config *cfg)
     if (r)
         return r;
     weft__signal_global_init();
-    weft__S.workers = calloc((size_t)n, sizeof *weft__S.workers);
+    weft__S.workers = weft__calloc((size_t)n, sizeof *weft__S.workers);
     if (!weft__S.workers)
         return ENOMEM;
     for (int i = 0; i < n; i++) {
@@ -497,7 +499,7 @@ static int do_init(const struct weft_config *cfg)
         sigdelset(&all, SIGTRAP);
         sigdelset(&all, SIGQUIT);
         pthread_sigmask(SIG_BLOCK, &all, &old);
-        r = pthread_create(&w->thread, NULL, worker_main, w);
+        r = weft__thread_create(&w->thread, worker_main, w);
         pthread_sigmask(SIG_SETMASK, &old, NULL);
         if (r != 0) {
             weft__store_full(&weft__S.stopping, 1);

@@ -5,3 +5,4 @@ weft_add_test(test_overflow SOURCES test_overflow.c)
 # one page each; behind the "slow" label.
 add_test(NAME test_million_tasks COMMAND test_overflow million)
 set_tests_properties(test_million_tasks PROPERTIES TIMEOUT 600 LABELS "slow")
+weft_add_test(test_failinject SOURCES test_failinject.c)
