@@ -292,7 +292,7 @@ typedef struct weft_group {
     weft_wg _wg;       /* tasks of the group not yet returned */
     size_t _err;       /* first non-zero result (atomic) */
     int _limit;        /* 0: no limit */
-    int _state;        /* 0 zero value, 1 initialised, 2 waited */
+    unsigned _state;   /* 0 zero value, 1 initialised, 2 waited (atomic) */
     weft_chan *_sem;   /* capacity _limit: one slot per running task */
 } weft_group;
 #define WEFT_GROUP_INIT {NULL, WEFT_WG_INIT, 0, 0, 0, NULL}

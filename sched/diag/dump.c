@@ -1,71 +1,562 @@
 /*
- * dump.c — weft_dump_tasks: every live task, what it waits on and since
- * when (Go's goroutine dump, with the waited-on object's creation site).
+ * dump.c — task dumps (Go's goroutine dump, with the waited-on object's
+ * creation site), as text and as JSON, the SIGQUIT trigger, and the reader
+ * protocol that lets diagnostics look at the channels other tasks wait on
+ * (see diag.h).
+ *
+ * A dump first copies every task under its registry shard lock into a
+ * snapshot array, then prints with no lock held: a slow or blocked FILE
+ * never holds up spawns and exits.
  */
-#include "../chan/chan.h"
-#include "internal.h"
+#include <errno.h>
+#include <fcntl.h>
+#include <limits.h>
+#include <pthread.h>
+#include <signal.h>
+#include <string.h>
+#include <unistd.h>
 
-static const char *state_name(weft__task *t)
+#include "../chan/chan.h"
+#include "diag.h"
+
+/* Static archives: sched/worker.c defines a weak no-op weft__check_deadlock,
+ * which satisfies the linker, so deadlock.o would never be pulled for it.
+ * dump.o is always linked (weft_shutdown dumps), and this reference brings
+ * the real detector in with it. */
+void weft__diag_deadlock_anchor(void);
+__attribute__((used)) static void (*const deadlock_anchor)(void) = weft__diag_deadlock_anchor;
+
+/* ---- reader protocol: deferred frees --------------------------------------- */
+
+static weft__aword diag_readers;
+static weft__lock retire_lock = WEFT__LOCK_INIT;
+static void *retire_head; /* freed blocks, linked through their first word */
+
+void weft__diag_enter(void)
 {
-    switch ((int)weft__load_acq(&t->state)) {
+    /* full: the count is visible before any task state is read (Dekker
+     * pair with weft__diag_defer_free). */
+    weft__fetch_add_full(&diag_readers, 1);
+}
+
+void weft__diag_exit(void)
+{
+    void *list = NULL;
+    weft__lock_acquire(&retire_lock);
+    if (weft__fetch_add_full(&diag_readers, (AO_t)-1) == 1) {
+        list = retire_head;
+        retire_head = NULL;
+    }
+    weft__lock_release(&retire_lock);
+    while (list) {
+        void *next;
+        memcpy(&next, list, sizeof next);
+        free(list);
+        list = next;
+    }
+}
+
+bool weft__diag_defer_free(void *p)
+{
+    /* full: whatever made p unreachable (the ready of its last waiter)
+     * is ordered before this load. */
+    weft__fence_full();
+    if (weft__load_full(&diag_readers) == 0)
+        return false;
+    weft__lock_acquire(&retire_lock);
+    /* Readers leave under the lock, so this re-check is exact. */
+    bool defer = weft__load_relaxed(&diag_readers) != 0;
+    if (defer) {
+        memcpy(p, &retire_head, sizeof retire_head);
+        retire_head = p;
+    }
+    weft__lock_release(&retire_lock);
+    return defer;
+}
+
+/* ---- snapshots ------------------------------------------------------------- */
+
+bool weft__diag_is_main(const weft__task *t)
+{
+    /* weft_run spawns its main task uncounted from weft_run itself. */
+    return t->is_main || (!t->counted && t->func && strcmp(t->func, "weft_run") == 0);
+}
+
+static bool is_chan_wait(int reason)
+{
+    return reason == WEFT__WAIT_CHAN_SEND || reason == WEFT__WAIT_CHAN_RECV ||
+           reason == WEFT__WAIT_SELECT;
+}
+
+/* Copy a channel's description; c is kept alive by the reader protocol. */
+static void snap_chan(const void *p, struct weft__diag_chan *d)
+{
+    weft_chan *c = (weft_chan *)p;
+    d->addr = p;
+    d->file = c->file;
+    d->line = c->line;
+    d->cap = c->cap;
+    d->elemsize = c->elemsize;
+    weft__lock_acquire(&c->lock);
+    d->closed = weft__load_relaxed(&c->closed) != 0;
+    d->len = (size_t)weft__load_relaxed(&c->qcount);
+    d->orphaned = c->orphaned;
+    weft__lock_release(&c->lock);
+}
+
+static void add_chan(struct weft__diag_task *s, const void *c)
+{
+    if (!c)
+        return;
+    for (unsigned i = 0; i < s->nchans; i++)
+        if (s->chans[i].addr == c)
+            return; /* the same channel in several cases */
+    if (s->nchans < WEFT__DIAG_CHANS)
+        snap_chan(c, &s->chans[s->nchans++]);
+    else
+        s->more_chans++;
+}
+
+void weft__diag_snap(weft__task *t, struct weft__diag_task *s)
+{
+    memset(s, 0, sizeof *s);
+    s->id = t->id;
+    if (t->name) {
+        strncpy(s->name, t->name, sizeof s->name - 1);
+        s->name[sizeof s->name - 1] = 0;
+    }
+    s->fn_name = t->fn_name;
+    s->file = t->file;
+    s->func = t->func;
+    s->line = t->line;
+    s->counted = t->counted;
+    s->is_main = weft__diag_is_main(t);
+    /* acquire: pairs with the park's release store of PARKED, so the wait
+     * fields read below are those of this park or a later one. */
+    s->state = (int)weft__load_acq(&t->state);
+    if (s->state != WEFT__TASK_PARKED)
+        return;
+    s->reason = (int)weft__load_relaxed(&t->wait_reason);
+    s->obj = (const void *)weft__load_relaxed(&t->wait_obj);
+    s->waited_ns = weft__task_waited_ns(t);
+    if (!is_chan_wait(s->reason))
+        return;
+#ifdef WEFT__WAIT_CHANS
+    if (s->reason == WEFT__WAIT_SELECT) {
+        /* acquire: the channel slots were stored before the count. */
+        size_t n = (size_t)weft__load_acq(&t->wait_nchans);
+        size_t rec = n < WEFT__WAIT_CHANS ? n : WEFT__WAIT_CHANS;
+        for (size_t i = 0; i < rec; i++)
+            add_chan(s, (const void *)weft__load_relaxed(&t->wait_chans[i]));
+        s->more_chans += (unsigned)(n - rec);
+        if (s->nchans)
+            return;
+    }
+#endif
+    add_chan(s, s->obj);
+}
+
+bool weft__diag_certainly_leaked(const struct weft__diag_task *s)
+{
+    return s->state == WEFT__TASK_PARKED &&
+           (s->reason == WEFT__WAIT_CHAN_SEND || s->reason == WEFT__WAIT_CHAN_RECV) &&
+           s->nchans == 1 && s->chans[0].orphaned;
+}
+
+bool weft__diag_task_certain(weft__task *t)
+{
+    if (weft__load_acq(&t->state) != WEFT__TASK_PARKED)
+        return false;
+    AO_t why = weft__load_relaxed(&t->wait_reason);
+    weft_chan *c = (weft_chan *)weft__load_relaxed(&t->wait_obj);
+    if ((why != WEFT__WAIT_CHAN_SEND && why != WEFT__WAIT_CHAN_RECV) || !c)
+        return false;
+    weft__lock_acquire(&c->lock);
+    bool orphaned = c->orphaned;
+    weft__lock_release(&c->lock);
+    return orphaned;
+}
+
+struct collect {
+    bool (*keep)(const weft__task *t, void *arg);
+    void *arg;
+    struct weft__diag_task *v;
+    size_t n, cap, lost;
+};
+
+static void collect_one(weft__task *t, void *arg)
+{
+    struct collect *c = arg;
+    if (c->keep && !c->keep(t, c->arg))
+        return;
+    if (c->n == c->cap) {
+        c->lost++;
+        return;
+    }
+    weft__diag_snap(t, &c->v[c->n++]);
+}
+
+static int by_id(const void *a, const void *b)
+{
+    uint64_t x = ((const struct weft__diag_task *)a)->id;
+    uint64_t y = ((const struct weft__diag_task *)b)->id;
+    return x < y ? -1 : x > y;
+}
+
+size_t weft__diag_collect(bool (*keep)(const weft__task *t, void *arg), void *arg,
+                          struct weft__diag_task **out, size_t *lost)
+{
+    /* The registry may grow while we allocate: retry with room to spare. */
+    size_t cap = (size_t)weft__load_acq(&weft__ctr.live_all) + 16;
+    struct collect c = {keep, arg, NULL, 0, 0, 0};
+    for (int attempt = 0; attempt < 4; attempt++) {
+        free(c.v);
+        c.v = malloc(cap * sizeof *c.v);
+        if (!c.v)
+            break;
+        c.cap = cap;
+        c.n = c.lost = 0;
+        weft__diag_enter();
+        weft__for_each_task(collect_one, &c);
+        weft__diag_exit();
+        if (!c.lost)
+            break;
+        cap = 2 * (c.n + c.lost) + 16;
+    }
+    if (!c.v) {
+        *out = NULL;
+        *lost = (size_t)weft__load_acq(&weft__ctr.live_all);
+        return 0;
+    }
+    qsort(c.v, c.n, sizeof *c.v, by_id);
+    *out = c.v;
+    *lost = c.lost;
+    return c.n;
+}
+
+/* ---- text ------------------------------------------------------------------- */
+
+static const char *state_text(const struct weft__diag_task *s)
+{
+    switch (s->state) {
     case WEFT__TASK_RUNNABLE:
         return "runnable";
     case WEFT__TASK_RUNNING:
         return "running";
     case WEFT__TASK_PARKED:
-        return weft__wait_name((enum weft__wait)weft__load_relaxed(&t->wait_reason));
+        return weft__wait_name((enum weft__wait)s->reason);
     case WEFT__TASK_DEAD:
         return "dead";
     }
     return "?";
 }
 
-struct dump_ctx {
-    FILE *out;
-    int count;
-    int64_t now;
-};
-
-static void dump_one(weft__task *t, void *arg)
+/* What a non-channel wait is on, for "waiting on <kind> <addr>". */
+static const char *obj_kind(int reason)
 {
-    struct dump_ctx *d = arg;
-    d->count++;
-    fprintf(d->out, "task %llu", (unsigned long long)t->id);
-    if (t->name)
-        fprintf(d->out, " \"%s\"", t->name);
-    else if (t->fn_name)
-        fprintf(d->out, " %s", t->fn_name);
-    fprintf(d->out, " [%s", state_name(t));
-    if (weft__load_acq(&t->state) == WEFT__TASK_PARKED) {
-        int64_t ms = weft__task_waited_ns(t) / WEFT_MS;
-        fprintf(d->out, ", %lld ms", (long long)(ms < 0 ? 0 : ms));
+    switch (reason) {
+    case WEFT__WAIT_WG:
+        return "WaitGroup";
+    case WEFT__WAIT_MUTEX:
+        return "mutex";
+    case WEFT__WAIT_ONCE:
+        return "once";
+    case WEFT__WAIT_CTX:
+        return "context";
+    case WEFT__WAIT_GROUP:
+        return "errgroup";
     }
-    fprintf(d->out, "]\n");
-    if (weft__load_acq(&t->state) == WEFT__TASK_PARKED) {
-        enum weft__wait why = (enum weft__wait)weft__load_relaxed(&t->wait_reason);
-        const void *obj = (const void *)weft__load_relaxed(&t->wait_obj);
-        if ((why == WEFT__WAIT_CHAN_SEND || why == WEFT__WAIT_CHAN_RECV ||
-             why == WEFT__WAIT_SELECT) && obj) {
-            const weft_chan *c = obj;
-            fprintf(d->out, "    waiting on channel %p made at %s:%d%s\n", obj,
-                    c->file ? c->file : "?", c->line,
-                    c->orphaned ? " (no references left: certainly leaked)" : "");
-        } else if (obj) {
-            fprintf(d->out, "    waiting on %p\n", obj);
+    return NULL;
+}
+
+static void print_site(FILE *out, const char *file, int line)
+{
+    if (file)
+        fprintf(out, "%s:%d", file, line);
+    else
+        fputs("an unrecorded site", out);
+}
+
+static void print_chan(FILE *out, const char *verb, const struct weft__diag_chan *c)
+{
+    fprintf(out, "    %s channel %p made at ", verb, c->addr);
+    print_site(out, c->file, c->line);
+    if (c->cap)
+        fprintf(out, " (buffered %zu/%zu", c->len, c->cap);
+    else
+        fputs(" (unbuffered", out);
+    if (c->elemsize)
+        fprintf(out, ", %zu-byte elements", c->elemsize);
+    else
+        fputs(", signal-only", out);
+    if (c->closed)
+        fputs(", closed", out);
+    if (c->orphaned)
+        fputs(", no references left", out);
+    fputs(")\n", out);
+}
+
+void weft__diag_print_task(FILE *out, const struct weft__diag_task *s)
+{
+    fprintf(out, "task %llu", (unsigned long long)s->id);
+    if (s->name[0])
+        fprintf(out, " \"%s\"", s->name);
+    if (s->fn_name)
+        fprintf(out, s->name[0] ? " (%s)" : " %s", s->fn_name);
+    if (s->is_main)
+        fputs(" [weft_run main]", out);
+    else if (!s->counted)
+        fputs(" [internal]", out);
+    fprintf(out, " [%s", state_text(s));
+    if (s->state == WEFT__TASK_PARKED)
+        fprintf(out, ", %lld ms", (long long)(s->waited_ns / WEFT_MS));
+    fputs("]:\n", out);
+    if (s->state == WEFT__TASK_PARKED) {
+        const char *kind = obj_kind(s->reason);
+        if (s->reason == WEFT__WAIT_SELECT) {
+            for (unsigned i = 0; i < s->nchans; i++)
+                print_chan(out, "selecting on", &s->chans[i]);
+            if (s->more_chans)
+                fprintf(out, "    ... and %u more channel%s\n", s->more_chans,
+                        s->more_chans == 1 ? "" : "s");
+#ifndef WEFT__WAIT_CHANS
+            if (s->nchans)
+                fputs("    (only the select's first channel is recorded)\n", out);
+#endif
+        } else if (s->nchans) {
+            print_chan(out, "waiting on", &s->chans[0]);
+        } else if (kind && s->obj) {
+            fprintf(out, "    waiting on %s %p\n", kind, s->obj);
         }
+        if (weft__diag_certainly_leaked(s))
+            fputs("    certainly leaked: nothing references that channel any more, so nothing "
+                  "can ever wake this task\n",
+                  out);
     }
-    fprintf(d->out, "    spawned at %s:%d", t->file ? t->file : "?", t->line);
-    if (t->func)
-        fprintf(d->out, " in %s()", t->func);
-    fprintf(d->out, "\n");
+    fputs("    spawned at ", out);
+    print_site(out, s->file, s->line);
+    if (s->func)
+        fprintf(out, " in %s()", s->func);
+    fputc('\n', out);
 }
 
 int weft_dump_tasks(FILE *out)
 {
     if (!out)
         return -1;
-    struct dump_ctx d = {out, 0, weft__now_coarse()};
-    weft__for_each_task(dump_one, &d);
+    struct weft__diag_task *v;
+    size_t lost;
+    size_t n = weft__diag_collect(NULL, NULL, &v, &lost);
+    for (size_t i = 0; i < n; i++)
+        weft__diag_print_task(out, &v[i]);
+    if (lost)
+        fprintf(out, "(%zu more task%s not shown: out of memory or spawned during the dump)\n",
+                lost, lost == 1 ? "" : "s");
     fflush(out);
-    return d.count;
+    free(v);
+    return n > INT_MAX ? INT_MAX : (int)n;
+}
+
+/* ---- JSON ------------------------------------------------------------------- */
+
+static void json_str(FILE *out, const char *s)
+{
+    if (!s) {
+        fputs("null", out);
+        return;
+    }
+    fputc('"', out);
+    for (const unsigned char *p = (const unsigned char *)s; *p; p++) {
+        if (*p == '"' || *p == '\\')
+            fprintf(out, "\\%c", *p);
+        else if (*p < 0x20)
+            fprintf(out, "\\u%04x", *p);
+        else
+            fputc(*p, out);
+    }
+    fputc('"', out);
+}
+
+static void json_site(FILE *out, const char *file, int line, const char *func)
+{
+    fputs("{\"file\":", out);
+    json_str(out, file);
+    fprintf(out, ",\"line\":%d", line);
+    if (func) {
+        fputs(",\"func\":", out);
+        json_str(out, func);
+    }
+    fputc('}', out);
+}
+
+static void json_chan(FILE *out, const struct weft__diag_chan *c)
+{
+    fprintf(out, "{\"kind\":\"channel\",\"addr\":\"%p\",\"made_at\":", c->addr);
+    json_site(out, c->file, c->line, NULL);
+    fprintf(out, ",\"cap\":%zu,\"len\":%zu,\"elem_size\":%zu,\"closed\":%s,\"orphaned\":%s}",
+            c->cap, c->len, c->elemsize, c->closed ? "true" : "false",
+            c->orphaned ? "true" : "false");
+}
+
+void weft__diag_print_json(FILE *out, const struct weft__diag_task *v, size_t n)
+{
+    for (size_t i = 0; i < n; i++) {
+        const struct weft__diag_task *s = &v[i];
+        fprintf(out, "%s\n  {\"id\":%llu,\"name\":", i ? "," : "", (unsigned long long)s->id);
+        json_str(out, s->name[0] ? s->name : NULL);
+        fputs(",\"fn\":", out);
+        json_str(out, s->fn_name);
+        fputs(",\"spawned_at\":", out);
+        json_site(out, s->file, s->line, s->func);
+        fprintf(out, ",\"internal\":%s,\"main\":%s,\"state\":",
+                s->counted ? "false" : "true", s->is_main ? "true" : "false");
+        bool parked = s->state == WEFT__TASK_PARKED;
+        json_str(out, parked ? "parked" : state_text(s));
+        fputs(",\"wait\":", out);
+        json_str(out, parked ? state_text(s) : NULL);
+        if (parked)
+            fprintf(out, ",\"waited_ms\":%lld", (long long)(s->waited_ns / WEFT_MS));
+        fputs(",\"waiting_on\":[", out);
+        if (parked) {
+            for (unsigned k = 0; k < s->nchans; k++) {
+                if (k)
+                    fputc(',', out);
+                json_chan(out, &s->chans[k]);
+            }
+            const char *kind = obj_kind(s->reason);
+            if (!s->nchans && kind && s->obj) {
+                fputs("{\"kind\":", out);
+                json_str(out, kind);
+                fprintf(out, ",\"addr\":\"%p\"}", s->obj);
+            }
+        }
+        fprintf(out, "],\"more_channels\":%u,\"certainly_leaked\":%s}", s->more_chans,
+                weft__diag_certainly_leaked(s) ? "true" : "false");
+    }
+}
+
+int weft_dump_tasks_json(FILE *out)
+{
+    if (!out)
+        return -1;
+    struct weft__diag_task *v;
+    size_t lost;
+    size_t n = weft__diag_collect(NULL, NULL, &v, &lost);
+    fprintf(out, "{\"weft_task_dump\":1,\"now_ns\":%lld,\"live\":%llu,\"count\":%zu,"
+                 "\"not_shown\":%zu,\"tasks\":[",
+            (long long)weft_now(), (unsigned long long)weft__load_acq(&weft__ctr.live), n,
+            lost);
+    weft__diag_print_json(out, v, n);
+    fputs(n ? "\n]}\n" : "]}\n", out);
+    fflush(out);
+    free(v);
+    return n > INT_MAX ? INT_MAX : (int)n;
+}
+
+/* ---- SIGQUIT ---------------------------------------------------------------- */
+
+/*
+ * The handler only writes a byte to a pipe (async-signal-safe, and the
+ * write end is non-blocking so a burst of signals never blocks it); a
+ * helper thread reads the pipe and dumps.  A signal that lands while its
+ * thread holds a registry shard lock therefore cannot deadlock: the dump
+ * runs on another thread, after the handler has returned.
+ */
+static pthread_mutex_t sq_mu = PTHREAD_MUTEX_INITIALIZER;
+static int sq_pipe[2] = {-1, -1};
+static bool sq_installed;
+static struct sigaction sq_old;
+
+static void sq_handler(int sig)
+{
+    (void)sig;
+    int saved = errno;
+    char b = 'q';
+    ssize_t r = write(sq_pipe[1], &b, 1);
+    (void)r;
+    errno = saved;
+}
+
+static void *sq_main(void *arg)
+{
+    (void)arg;
+    for (;;) {
+        char b;
+        ssize_t r = read(sq_pipe[0], &b, 1);
+        if (r < 0 && errno == EINTR)
+            continue;
+        if (r <= 0)
+            return NULL;
+        size_t live = (size_t)weft__load_acq(&weft__ctr.live);
+        fprintf(stderr, "weft: SIGQUIT: task dump (%zu live task%s)\n", live,
+                live == 1 ? "" : "s");
+        weft_dump_tasks(stderr);
+        fputs("weft: end of task dump\n", stderr);
+        fflush(stderr);
+    }
+}
+
+/* Create the pipe and the helper thread, once per process. */
+static int sq_start(void)
+{
+    if (sq_pipe[0] >= 0)
+        return 0;
+    int p[2];
+    if (pipe2(p, O_CLOEXEC) != 0)
+        return errno;
+    if (fcntl(p[1], F_SETFL, O_NONBLOCK) != 0) {
+        int e = errno;
+        close(p[0]);
+        close(p[1]);
+        return e;
+    }
+    sq_pipe[0] = p[0];
+    sq_pipe[1] = p[1];
+    pthread_attr_t a;
+    pthread_attr_init(&a);
+    pthread_attr_setdetachstate(&a, PTHREAD_CREATE_DETACHED);
+    /* The helper takes no asynchronous signals itself. */
+    sigset_t all, old;
+    sigfillset(&all);
+    pthread_sigmask(SIG_BLOCK, &all, &old);
+    pthread_t th;
+    int r = pthread_create(&th, &a, sq_main, NULL);
+    pthread_sigmask(SIG_SETMASK, &old, NULL);
+    pthread_attr_destroy(&a);
+    if (r != 0) {
+        close(p[0]);
+        close(p[1]);
+        sq_pipe[0] = sq_pipe[1] = -1;
+        return r;
+    }
+    return 0;
+}
+
+int weft_dump_on_sigquit(bool enable)
+{
+    pthread_mutex_lock(&sq_mu);
+    int r = 0;
+    if (enable && !sq_installed) {
+        r = sq_start();
+        if (!r) {
+            struct sigaction sa;
+            memset(&sa, 0, sizeof sa);
+            sa.sa_handler = sq_handler;
+            sa.sa_flags = SA_RESTART;
+            sigemptyset(&sa.sa_mask);
+            if (sigaction(SIGQUIT, &sa, &sq_old) != 0)
+                r = errno;
+            else
+                sq_installed = true;
+        }
+    } else if (!enable && sq_installed) {
+        /* The pipe and the helper stay: a handler still running on another
+         * thread may write to the pipe after this returns. */
+        if (sigaction(SIGQUIT, &sq_old, NULL) != 0)
+            r = errno;
+        else
+            sq_installed = false;
+    }
+    pthread_mutex_unlock(&sq_mu);
+    return r;
 }

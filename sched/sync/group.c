@@ -59,7 +59,8 @@ int weft_group_init(weft_group *g, weft_ctx *parent)
 
 int weft_group_set_limit(weft_group *g, int n)
 {
-    if (!g || n == 0 || g->_state == G_WAITED || weft__wg_count(&g->_wg) != 0)
+    /* acquire: as in weft_group_go_at. */
+    if (!g || n == 0 || weft__iload_acq(&g->_state) == G_WAITED || weft__wg_count(&g->_wg) != 0)
         return EINVAL;
     weft_chan *sem = NULL;
     if (n > 0) {
@@ -78,7 +79,9 @@ int weft_group_set_limit(weft_group *g, int n)
 int weft_group_go_at(weft_group *g, weft_group_fn fn, void *arg, const char *fn_name,
                      const char *file, int line, const char *func)
 {
-    if (!g || !fn || g->_state == G_WAITED)
+    /* acquire: pairs with the CAS in weft_group_wait.  Calling go while
+     * wait is returning is a misuse either way (as in Go). */
+    if (!g || !fn || weft__iload_acq(&g->_state) == G_WAITED)
         return EINVAL;
     if (g->_sem) {
         int r = weft_chan_send(g->_sem, NULL); /* blocks while the limit is reached */
@@ -113,14 +116,15 @@ int weft_group_wait(weft_group *g)
     /* acquire: the winning task's CAS happens-before its wg_done, which
      * happens-before our return from the wait; acquire keeps the load after. */
     int err = (int)(unsigned)weft__load_acq(g_err(g));
-    if (g->_state == G_INIT) {
+    /* Several waiters may return together: the one that wins the CAS
+     * releases (acquire on the load: only a hint, the CAS decides). */
+    if (weft__iload_acq(&g->_state) == G_INIT && weft__icas_full(&g->_state, G_INIT, G_WAITED)) {
         weft_ctx_cancel(g->_ctx);
         weft_ctx_release(g->_ctx);
         g->_ctx = NULL;
         weft_chan_release(g->_sem);
         g->_sem = NULL;
         g->_limit = 0;
-        g->_state = G_WAITED;
     }
     return err;
 }

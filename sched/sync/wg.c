@@ -22,6 +22,9 @@
  *  - wait_ctx: the same, but the waiter is also registered with the
  *    context (ctx/ctx.h) and both wakers must win weft__claim() before
  *    readying it.  See weft_wg_wait_ctx.
+ *  - A wait that finds the counter at zero must not return while an add
+ *    that ended the generation still touches the wg (see wg_quiesce):
+ *    callers free a WaitGroup as soon as wait returns.
  *
  * Counter range: 0 .. INT64_MAX >> 1 (2^62 - 1); an add that would leave
  * it negative or above that is EINVAL and changes nothing.
@@ -34,11 +37,8 @@
 #include <errno.h>
 
 #include "internal.h"
-#include "sync/sync.h"
-#if __has_include("ctx/ctx.h")
 #include "ctx/ctx.h"
-#define WG_HAVE_CTX 1
-#endif
+#include "sync/sync.h"
 
 _Static_assert(sizeof(((weft_wg *)0)->_state) == sizeof(AO_t), "wg state is an AO_t");
 _Static_assert(sizeof(((weft_wg *)0)->_lock) == sizeof(weft__lock), "wg lock is a weft__lock");
@@ -69,7 +69,7 @@ static void list_push(weft_wg *wg, struct wg_waiter *w)
     w->queued = true;
 }
 
-__attribute__((unused)) static void list_remove(weft_wg *wg, struct wg_waiter *w)
+static void list_remove(weft_wg *wg, struct wg_waiter *w)
 {
     if (w->prev)
         w->prev->next = w->next;
@@ -172,7 +172,9 @@ int weft_wg_done(weft_wg *wg) { return weft_wg_add(wg, -1); }
 static bool wg_mark_waiting(weft_wg *wg)
 {
     for (;;) {
-        AO_t s = weft__load_relaxed(wg_state(wg)); /* relaxed: validated by the CAS */
+        /* acquire: on zero the caller returns, and every done() that got
+         * it there must happen-before that (it was not under the lock). */
+        AO_t s = weft__load_acq(wg_state(wg));
         if (wg_count(s) == 0)
             return false;
         if ((s & WG_W) || weft__cas_full(wg_state(wg), s, s | WG_W))
@@ -181,7 +183,7 @@ static bool wg_mark_waiting(weft_wg *wg)
 }
 
 /* Lock held, w just unlinked: clear W if the list became empty. */
-__attribute__((unused)) static void wg_clear_if_empty(weft_wg *wg)
+static void wg_clear_if_empty(weft_wg *wg)
 {
     if (wg->_waiters)
         return;
@@ -257,7 +259,6 @@ int weft__wg_wait_why(weft_wg *wg, enum weft__wait why, const void *obj)
  * select, and the context's cancel path already walks its waiters under
  * its lock (ctx/ctx.c).
  */
-#ifdef WG_HAVE_CTX
 struct wg_ctx_unlock {
     weft_wg *wg;
     weft__ctx_waiter *cw;
@@ -313,13 +314,3 @@ int weft_wg_wait_ctx(weft_wg *wg, weft_ctx *ctx)
     weft__lock_release(wg_lock(wg));
     return cw.fired ? cw.err : 0;
 }
-#else
-int weft_wg_wait_ctx(weft_wg *wg, weft_ctx *ctx)
-{
-    if (WEFT__UNLIKELY(!wg))
-        return EINVAL;
-    if (!ctx)
-        return weft_wg_wait(wg);
-    return ENOSYS; /* contexts not built yet */
-}
-#endif

@@ -1,0 +1,128 @@
+/*
+ * diag.h — internals shared by sched/diag/ (dump.c, leak.c, deadlock.c,
+ * stats.c).  Nothing here is public API.
+ *
+ * Reading other tasks' state.  Diagnostics look at tasks they do not own:
+ * the registry walk (weft__for_each_task) holds a shard lock, which keeps
+ * each visited task record (and its stack) mapped, but not the objects the
+ * task waits on.  A channel a task is parked on is dereferenced only under
+ * this protocol:
+ *
+ *   reader: weft__diag_enter() (full barrier) → load t->state (acquire) ==
+ *           PARKED → load t->wait_obj → read the channel → weft__diag_exit()
+ *   freer:  weft__diag_defer_free(p) (full barrier, then a load of the
+ *           reader count): with readers active, p is queued and freed by
+ *           the last reader to leave; otherwise the caller frees it at once.
+ *
+ * A channel a task is parked on cannot be freed until that task has been
+ * readied (its sudog keeps the channel's waiter queue non-empty, and a
+ * correct program drops its last reference only after its own operations
+ * on the channel, readies included, returned).  So a freer of such a
+ * channel runs after the waker's store of RUNNABLE; Dekker's argument on
+ * (reader count, task state), both written then read across full barriers,
+ * shows that either the reader sees RUNNABLE (and does not dereference) or
+ * the freer sees the reader (and defers).  chan.c must route its frees
+ * through weft__diag_defer_free for this to hold (see weft__chan_free).
+ *
+ * Lock order: registry shard lock → channel lock (diagnostics only; no
+ * other code takes a shard lock while holding a channel lock).
+ */
+#ifndef WEFT_DIAG_H
+#define WEFT_DIAG_H
+
+#include "internal.h"
+
+/* ---- the reader protocol (dump.c) ---- */
+void weft__diag_enter(void);
+void weft__diag_exit(void);
+/* true: p was queued and will be freed (with free()) by the last reader;
+ * false: no reader is active and the caller must free p itself. */
+bool weft__diag_defer_free(void *p);
+
+/* ---- task snapshots (dump.c) ---- */
+
+enum { WEFT__DIAG_NAME = 64, WEFT__DIAG_CHANS = 4 };
+
+/* A waited-on channel, copied under its lock. */
+struct weft__diag_chan {
+    const void *addr;
+    const char *file; /* creation site (a string literal) */
+    int line;
+    size_t cap, elemsize, len;
+    bool closed;
+    bool orphaned; /* no reference left: nothing can ever wake its waiters */
+};
+
+/* One task, copied while its registry shard lock was held, so that it can
+ * be printed after the lock is released (a slow FILE must not hold up
+ * spawns and exits).  Strings other than name are string literals. */
+struct weft__diag_task {
+    uint64_t id;
+    char name[WEFT__DIAG_NAME]; /* copy of the user's name ("" if none) */
+    const char *fn_name, *file, *func;
+    int line;
+    int state;       /* enum weft__state */
+    int reason;      /* enum weft__wait, meaningful when PARKED */
+    const void *obj; /* wait_obj when PARKED */
+    int64_t waited_ns;
+    bool counted;    /* a user task (false: weft_run's main, internal) */
+    bool is_main;    /* weft_run's main task */
+    unsigned nchans; /* channels it waits on (copied) */
+    unsigned more_chans; /* a select's channels not recorded */
+    struct weft__diag_chan chans[WEFT__DIAG_CHANS];
+};
+
+/* Fill *s from t; call with t's shard lock held and inside enter/exit. */
+void weft__diag_snap(weft__task *t, struct weft__diag_task *s);
+/* weft_run's main task (by flag, or by its spawn site in weft_run). */
+bool weft__diag_is_main(const weft__task *t);
+/* True when the snapshot is parked on a channel nothing can reach, i.e.
+ * can never be woken (plain send/receive on an orphaned channel). */
+bool weft__diag_certainly_leaked(const struct weft__diag_task *s);
+/* The same, read from the task itself (shard lock held, inside enter/exit). */
+bool weft__diag_task_certain(weft__task *t);
+
+/* Snapshot every task accepted by keep (NULL: all) into a malloc'd array
+ * sorted by id; returns the count (*out NULL and 0 when none or out of
+ * memory, *lost counting tasks that could not be recorded). */
+size_t weft__diag_collect(bool (*keep)(const weft__task *t, void *arg), void *arg,
+                          struct weft__diag_task **out, size_t *lost);
+
+/* Print one snapshot in the dump's text form. */
+void weft__diag_print_task(FILE *out, const struct weft__diag_task *s);
+/* Print n snapshots as the body of a JSON document's "tasks" array. */
+void weft__diag_print_json(FILE *out, const struct weft__diag_task *s, size_t n);
+
+/* ---- quiescence (deadlock.c) ---- */
+
+/* What one scan of the runtime found. */
+struct weft__diag_scan {
+    /* in */
+    uint64_t mark;       /* tasks with id >= mark are "checked" (UINT64_MAX: none) */
+    uint64_t self;       /* the caller's task id (0: a plain thread): ignored */
+    /* out */
+    size_t checked;      /* checked (counted) tasks still alive */
+    size_t checked_certain; /* of them, certainly leaked */
+    size_t live;         /* every task seen */
+    size_t active;       /* tasks other than self not parked */
+    bool main_parked;    /* weft_run's main task seen, parked */
+    bool quiet_plain;    /* no plain thread can wake anything soon */
+    bool quiescent;      /* nothing inside weft can make progress */
+};
+
+/* Scan every task and the scheduler.  s->quiescent is true when no task
+ * but the caller can run, no timer is queued, no worker is busy (other
+ * than the caller's own), no plain thread inside weft can come back by
+ * itself, and nothing changed while the scan ran.  Plain threads outside
+ * weft are invisible and not accounted for. */
+void weft__diag_scan(struct weft__diag_scan *s);
+
+/* Plain threads inside weft_leak_check right now (they return at their
+ * deadline, so a deadlock cannot be declared while one waits). */
+extern weft__aword weft__diag_leak_waiters;
+
+/* Wake plain threads waiting in weft__wait_exit (leak checks): something
+ * they wait for (an idle runtime) may have happened. */
+void weft__diag_poke_waiters(void);
+
+#endif

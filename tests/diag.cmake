@@ -1,0 +1,14 @@
+# Diagnostics tests (tests/test_diag.c): task dumps, leak checks, deadlock
+# detection, stats, SIGQUIT; and the examples' patterns
+# (tests/test_examples.c, built when contexts and WaitGroup exist).
+weft_add_test(test_diag SOURCES test_diag.c)
+
+if(EXISTS ${PROJECT_SOURCE_DIR}/ctx/ctx.c AND EXISTS ${PROJECT_SOURCE_DIR}/sched/sync/wg.c)
+  set(_weft_ex ${PROJECT_SOURCE_DIR}/examples)
+  weft_add_test(test_examples SOURCES test_examples.c
+    ${_weft_ex}/01_leaky_vs_proper.c ${_weft_ex}/02_close_on_exit.c
+    ${_weft_ex}/03_process_items.c ${_weft_ex}/04_worker.c)
+  target_include_directories(test_examples PRIVATE ${_weft_ex})
+  target_compile_definitions(test_examples PRIVATE WEFT_EXAMPLE_NO_MAIN
+    "WEFT_EXAMPLES_DIR=\"${_weft_ex}\"")
+endif()
