@@ -133,6 +133,15 @@ int weft__spawn(const struct weft_task_opts *o, weft_fn fn, void *arg, const voi
         *out = t;
     weft__store_rel(&t->state, WEFT__TASK_RUNNABLE);
     weft__worker *w = weft__cur_worker();
+    if (w && w->cur) {
+        /* Spawned by a running task: the child runs first, on a stack that
+         * is usually still hot in this worker's cache, and the parent waits
+         * in runnext (libdill's order).  Short-lived children finish before
+         * the next spawn, so trees of tasks (skynet) keep few stacks alive
+         * and reuse them; an idle worker may steal the parent meanwhile. */
+        weft__run_child_first(w, w->cur, t);
+        return 0;
+    }
     if (w)
         weft__runq_put_or_global(w, t);
     else

@@ -174,6 +174,41 @@ void weft__schedule_out(weft__worker *w, weft__task *self)
     run_after(w);
 }
 
+/* Runs on the child's stack right after the switch: the parent's
+ * registers are saved, so it may now be made runnable (and stolen). */
+static void park_parent_next(void *arg)
+{
+    weft__worker *w = weft__cur_worker();
+    AO_t old = weft__xchg_full(&w->runnext, (AO_t)arg);
+    if (old)
+        weft__runq_put_or_global(w, (weft__task *)old);
+    weft__wakep();
+}
+
+void weft__run_child_first(weft__worker *w, weft__task *parent, weft__task *child)
+{
+    if (WEFT__UNLIKELY(w->sched_budget <= 1)) {
+        /* A scheduler pass is due (timers, global queue): queue the child
+         * and yield, which takes that pass and then runs the child. */
+        weft__runq_put_or_global(w, child);
+        weft_yield();
+        return;
+    }
+    w->sched_budget--;
+    weft__store_rel(&parent->state, WEFT__TASK_RUNNABLE);
+    weft__store_relaxed(&w->sched_tick, weft__load_relaxed(&w->sched_tick) + 1);
+    w->after_fn = park_parent_next;
+    w->after_arg = parent;
+    w->switches++;
+    w->cur = child;
+    weft__store_relaxed(&child->state, WEFT__TASK_RUNNING);
+    parent->saved_errno = *w->errno_ptr;
+    switch_to(w, parent, child);
+    w = weft__cur_worker();
+    *w->errno_ptr = parent->saved_errno;
+    run_after(w);
+}
+
 /* ---- idle workers and wake-ups ------------------------------------------ */
 
 static bool idle_remove(weft__worker *w)

@@ -107,6 +107,7 @@ void weft__worker_wake(weft__worker *w);
 void weft__schedule_out(weft__worker *w, weft__task *self); /* switch to next work */
 void weft__run_after(weft__worker *w);
 void weft__yield_requeue(weft__task *t);
+void weft__run_child_first(weft__worker *w, weft__task *parent, weft__task *child);
 
 /* timer.c */
 void weft__timerheap_init(weft__timerheap *h, weft__worker *owner);
