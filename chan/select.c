@@ -42,13 +42,17 @@ static void lock_all(struct sel *s)
 static void unlock_all_fn(void *p)
 {
     struct sel *s = p;
-    weft_chan *prev = NULL;
-    /* Reverse order is not needed for correctness, only tidiness. */
+    /* Once this runs as a parked select's after-switch hook, the task may be
+     * readied as soon as the first lock is released; it then relocks every
+     * channel, so it cannot return (and pop s off its stack) before the last
+     * release here.  Hence the order (Go's selunlock): walk backwards and
+     * release a channel at the lowest index of its run of repeats, so the
+     * final release is the last access to s. */
     for (size_t i = s->n; i-- > 0;) {
         weft_chan *c = s->cases[s->lockv[i]].chan;
-        if (c != prev)
-            weft__lock_release(&c->lock);
-        prev = c;
+        if (i > 0 && c == s->cases[s->lockv[i - 1]].chan)
+            continue;
+        weft__lock_release(&c->lock);
     }
 }
 

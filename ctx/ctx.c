@@ -318,8 +318,10 @@ weft_ctx *weft_ctx_background(void) { return &bg_ctx; }
 
 weft_ctx *weft_ctx_retain(weft_ctx *ctx)
 {
-    if (ctx && !is_bg(ctx))
-        weft__fetch_add_relaxed(&ctx->refs, 1); /* relaxed: the caller already holds one */
+    /* relaxed: the caller already holds one (so it cannot hit zero now). */
+    if (ctx && !is_bg(ctx) && WEFT__UNLIKELY(weft__fetch_add_relaxed(&ctx->refs, 1) == 0))
+        weft__panic(__FILE__, __LINE__, "weft_ctx_retain: context %p was already released",
+                    (void *)ctx);
     return ctx;
 }
 
@@ -328,7 +330,11 @@ void weft_ctx_release(weft_ctx *ctx)
     if (!ctx || is_bg(ctx))
         return;
     /* full: the holder's uses happen-before the cancel and free below. */
-    if (weft__fetch_add_full(&ctx->refs, (AO_t)-1) != 1)
+    AO_t old = weft__fetch_add_full(&ctx->refs, (AO_t)-1);
+    if (WEFT__UNLIKELY(old == 0))
+        weft__panic(__FILE__, __LINE__, "weft_ctx_release: context %p released more often "
+                    "than it was referenced", (void *)ctx);
+    if (old != 1)
         return;
     if (ctx->kind == K_CANCEL)
         cancel_ctx(ctx, ECANCELED); /* cancels if not done; unlinks from ->up */
@@ -572,6 +578,7 @@ bool weft__ctx_can_be_done(weft_ctx *ctx) { return ctx && ctx->canc; }
 
 /* ---- diagnostics ---------------------------------------------------------------- */
 
+/* acquire: a test that sees the count drop sees the frees before it. */
 size_t weft__ctx_live(void) { return (size_t)weft__load_acq(&ctx_live); }
 
 size_t weft__ctx_children(weft_ctx *ctx)

@@ -206,18 +206,26 @@ typedef struct weft_ctx weft_ctx;
 /* The root context: never done; retain/release are no-ops. */
 weft_ctx *weft_ctx_background(void);
 /* Derived contexts: each returns one reference, or NULL with errno EINVAL
- * (parent NULL) or ENOMEM.  Children of a done parent are born done. */
+ * (parent NULL; key NULL for with_value) or ENOMEM.  Children of a done
+ * parent are born done with its error.  A deadline later than the parent's
+ * reports the parent's; one <= weft_now() is born done with ETIMEDOUT.
+ * Creating or canceling contexts spawns no task. */
 weft_ctx *weft_ctx_with_cancel(weft_ctx *parent);
 weft_ctx *weft_ctx_with_deadline(weft_ctx *parent, int64_t deadline);
 weft_ctx *weft_ctx_with_timeout(weft_ctx *parent, int64_t duration);
 weft_ctx *weft_ctx_with_value(weft_ctx *parent, const void *key, void *val);
 /* The value bound to key by ctx or its nearest ancestor, or NULL. */
 void *weft_ctx_value(weft_ctx *ctx, const void *key);
-/* Cancel ctx and every descendant (synchronously).  Idempotent. */
+/* Cancel ctx and every descendant (synchronously: done closed and err set
+ * everywhere when it returns) with ECANCELED.  Idempotent; a context that
+ * is already done keeps its error.  A no-op on the background context and
+ * on value contexts, which are not cancelable. */
 void weft_ctx_cancel(weft_ctx *ctx);
-/* A channel closed once ctx is done; NULL if ctx can never be done. */
+/* A channel (elem_size 0) closed once ctx is done: made on first use, the
+ * same one every time, owned by the context (valid while the caller holds
+ * a reference).  NULL if ctx can never be done. */
 weft_chan *weft_ctx_done(weft_ctx *ctx);
-/* 0 | ECANCELED | ETIMEDOUT. */
+/* 0 | ECANCELED | ETIMEDOUT (EINVAL for NULL). */
 int weft_ctx_err(weft_ctx *ctx);
 /* The effective deadline, WEFT_FOREVER if none. */
 int64_t weft_ctx_deadline(weft_ctx *ctx);
@@ -232,9 +240,12 @@ int weft_ctx_after_func_at(weft_ctx *ctx, weft_fn fn, void *arg, const char *fn_
     weft_ctx_after_func_at((ctx), (fn), (arg), #fn, __FILE__, __LINE__, __func__)
 weft_ctx *weft_ctx_retain(weft_ctx *ctx);
 /* Drop a reference; the last one cancels a cancelable context that is not
- * yet done and detaches it from its parent. */
+ * yet done and detaches it from its parent at once; its memory goes when no
+ * child still needs it.  Releasing more often than referenced aborts with a
+ * message (as does retaining a released context). */
 void weft_ctx_release(weft_ctx *ctx);
-/* Sleep for duration or until ctx is done: 0 | ECANCELED | ETIMEDOUT. */
+/* Sleep for duration or until ctx is done: 0 | ECANCELED | ETIMEDOUT.
+ * ctx NULL: weft_sleep.  duration <= 0: the context's error now. */
 int weft_sleep_ctx(weft_ctx *ctx, int64_t duration);
 
 /* ===================================================================== */

@@ -19,9 +19,13 @@
  *      the mapping budget derived from vm.max_map_count allows;
  *   3. a canary at the low end of the stack, checked at every switch.
  *
- * Freed stacks go to the worker's cache (hot, LIFO); past its size they go
- * to a global pool after their pages are returned to the kernel
- * (MADV_DONTNEED, keeping the top page that holds the handle).
+ * Freed stacks go to the worker's cache (hot, LIFO); past its size, half of
+ * it moves to a global warm pool in one lock round.  Pages go back to the
+ * kernel (MADV_DONTNEED, keeping the top page that holds the handle) only
+ * for warm stacks beyond WEFT__WARM_KEEP, and only off the hot path: an
+ * idle worker or the monitor thread trims them.  Each madvise costs a TLB
+ * shootdown on every CPU running this process, so a burst of exits must
+ * not pay one per stack.
  */
 #include <errno.h>
 #include <string.h>
@@ -38,7 +42,13 @@
 #define MADV_GUARD_INSTALL 102
 #endif
 
-enum { WEFT__CACHE_MAX = 64, WEFT__SLAB_BYTES = 8 << 20, WEFT__POOL_RESERVE_MAX = 1024 };
+enum {
+    WEFT__CACHE_MAX = 64,           /* per-worker cache of hot stacks */
+    WEFT__CACHE_MOVE = 32,          /* moved to or from the global pool at once */
+    WEFT__WARM_KEEP = 1024,         /* warm stacks kept before trimming */
+    WEFT__SLAB_BYTES = 8 << 20,
+    WEFT__POOL_RESERVE_MAX = 1024,
+};
 static const uint64_t WEFT__CANARY = 0x77656674c0ffee77ull;
 
 enum guard_kind { GUARD_MADVISE = 1, GUARD_MPROTECT, GUARD_CANARY };
@@ -60,7 +70,9 @@ struct weft__stackcache {
 
 static struct {
     weft__lock lock;
-    struct weft__stack *free;   /* default-size stacks, pages returned */
+    struct weft__stack *warm;   /* default-size stacks, pages still mapped */
+    weft__aword nwarm;          /* written under the lock, read racily as a hint */
+    struct weft__stack *cold;   /* default-size stacks, pages returned */
     size_t page;
     bool madv_guard;            /* MADV_GUARD_INSTALL works here */
     long mprotect_budget;       /* guards we may still mprotect */
@@ -102,6 +114,9 @@ int weft__stack_global_init(void)
         G.mprotect_budget = 0;
     return 0;
 }
+
+static void spill_cache(struct weft__stackcache *c);
+static void refill_cache(struct weft__stackcache *c);
 
 static void install_guard(struct weft__stack *s)
 {
@@ -205,15 +220,20 @@ void *weft__stack_alloc(size_t size, size_t reserve, void **lo, size_t *usable,
     bool pooled = want == def && top <= WEFT__POOL_RESERVE_MAX;
     if (pooled) {
         weft__worker *w = weft__cur_worker();
+        if (w && w->stacks && !w->stacks->head)
+            refill_cache(w->stacks);
         if (w && w->stacks && w->stacks->head) {
             s = w->stacks->head;
             w->stacks->head = s->next;
             w->stacks->n--;
         } else {
             weft__lock_acquire(&G.lock);
-            s = G.free;
-            if (s)
-                G.free = s->next;
+            if ((s = G.warm)) {
+                G.warm = s->next;
+                weft__store_relaxed(&G.nwarm, G.nwarm - 1);
+            } else if ((s = G.cold)) {
+                G.cold = s->next;
+            }
             weft__lock_release(&G.lock);
         }
         /* A stack cached under an earlier default size (the runtime was
@@ -252,21 +272,80 @@ void weft__stack_free(struct weft__stack *s)
         return;
     }
     weft__worker *w = weft__cur_worker();
-    if (w && w->stacks && w->stacks->n < WEFT__CACHE_MAX) {
-        s->next = w->stacks->head;
-        w->stacks->head = s;
-        w->stacks->n++;
+    struct weft__stackcache *c = w ? w->stacks : NULL;
+    if (!c) {
+        weft__lock_acquire(&G.lock);
+        s->next = G.warm;
+        G.warm = s;
+        weft__store_relaxed(&G.nwarm, G.nwarm + 1);
+        weft__lock_release(&G.lock);
         return;
     }
-    /* Return the stack's pages to the kernel, except the top page which
-     * holds this handle.  Guard markers survive MADV_DONTNEED. */
-    size_t top_page_off = (s->slot_size - sizeof(struct weft__stack)) & ~(G.page - 1);
-    if (top_page_off > G.page)
-        madvise(s->slot_lo + G.page, top_page_off - G.page, MADV_DONTNEED);
+    if (c->n >= WEFT__CACHE_MAX)
+        spill_cache(c);
+    s->next = c->head;
+    c->head = s;
+    c->n++;
+}
+
+/* Move WEFT__CACHE_MOVE stacks from a full cache to the warm pool. */
+static void spill_cache(struct weft__stackcache *c)
+{
+    struct weft__stack *first = c->head, *last = first;
+    for (int i = 1; i < WEFT__CACHE_MOVE; i++)
+        last = last->next;
+    c->head = last->next;
+    c->n -= WEFT__CACHE_MOVE;
     weft__lock_acquire(&G.lock);
-    s->next = G.free;
-    G.free = s;
+    last->next = G.warm;
+    G.warm = first;
+    weft__store_relaxed(&G.nwarm, G.nwarm + WEFT__CACHE_MOVE);
     weft__lock_release(&G.lock);
+}
+
+/* Take up to WEFT__CACHE_MOVE warm stacks into an empty cache. */
+static void refill_cache(struct weft__stackcache *c)
+{
+    if (!weft__load_relaxed(&G.nwarm)) /* racy hint: the lock decides */
+        return;
+    weft__lock_acquire(&G.lock);
+    while (G.warm && c->n < WEFT__CACHE_MOVE) {
+        struct weft__stack *s = G.warm;
+        G.warm = s->next;
+        weft__store_relaxed(&G.nwarm, G.nwarm - 1);
+        s->next = c->head;
+        c->head = s;
+        c->n++;
+    }
+    weft__lock_release(&G.lock);
+}
+
+/* Return the pages of warm stacks beyond WEFT__WARM_KEEP to the kernel, at
+ * most max of them per call.  Called by idle workers and the monitor. */
+void weft__stack_trim(int max)
+{
+    while (max-- > 0) {
+        if (weft__load_relaxed(&G.nwarm) <= WEFT__WARM_KEEP)
+            return;
+        weft__lock_acquire(&G.lock);
+        struct weft__stack *s = NULL;
+        if (G.nwarm > WEFT__WARM_KEEP && (s = G.warm)) {
+            G.warm = s->next;
+            weft__store_relaxed(&G.nwarm, G.nwarm - 1);
+        }
+        weft__lock_release(&G.lock);
+        if (!s)
+            return;
+        /* Keep the top page, which holds this handle.  Guard markers
+         * survive MADV_DONTNEED. */
+        size_t top_page_off = (s->slot_size - sizeof(struct weft__stack)) & ~(G.page - 1);
+        if (top_page_off > G.page)
+            madvise(s->slot_lo + G.page, top_page_off - G.page, MADV_DONTNEED);
+        weft__lock_acquire(&G.lock);
+        s->next = G.cold;
+        G.cold = s;
+        weft__lock_release(&G.lock);
+    }
 }
 
 struct weft__stackcache *weft__stackcache_new(void)
@@ -282,7 +361,11 @@ void weft__stackcache_free(struct weft__stackcache *c)
         struct weft__stack *s = c->head;
         c->head = s->next;
         c->n--;
-        weft__stack_free(s); /* to the global pool: cur worker has no cache */
+        weft__lock_acquire(&G.lock);
+        s->next = G.warm;
+        G.warm = s;
+        weft__store_relaxed(&G.nwarm, G.nwarm + 1);
+        weft__lock_release(&G.lock);
     }
     weft__free(c);
 }

@@ -66,6 +66,7 @@ static void *sysmon_main(void *arg)
         }
         if (help && weft__load_acq(&weft__S.nidle) > 0)
             weft__wakep();
+        weft__stack_trim(256);
         delay = busy ? SYSMON_MIN_NS : (delay * 2 > SYSMON_MAX_NS ? SYSMON_MAX_NS : delay * 2);
         weft__istore_full(&sysmon_backed_off, delay > SYSMON_MIN_NS);
     }

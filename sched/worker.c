@@ -378,6 +378,7 @@ static weft__task *find_runnable(weft__worker *w)
                 spinning = true; /* a waker picked us and counted us */
             continue;
         }
+        weft__stack_trim(64); /* idle time is when pages go back to the kernel */
         int64_t deadline = weft__timerheap_next(&w->timers);
         weft__store_rel(&w->sleep_until, (AO_t)deadline);
         if (deadline == WEFT_FOREVER &&

@@ -129,6 +129,7 @@ void weft__stackcache_free(struct weft__stackcache *c);
 void *weft__stack_alloc(size_t size, size_t reserve, void **lo, size_t *usable,
                         struct weft__stack **handle);
 void weft__stack_free(struct weft__stack *s);
+void weft__stack_trim(int max);
 bool weft__stack_is_guard_fault(void *addr, weft__task **owner);
 bool weft__stack_canary_ok(weft__task *t);
 

@@ -20,6 +20,7 @@
 #include <fcntl.h>
 #include <limits.h>
 #include <poll.h>
+#include <sched.h>
 #include <semaphore.h>
 #include <signal.h>
 #include <sys/wait.h>
@@ -1186,12 +1187,15 @@ static void hook_exit(void *arg)
 
 static void sigquit_parked(void *p) { recv_once(p); }
 
+static atomic_long sigquit_rounds;
+
 static void sigquit_spawner(void *p)
 {
     atomic_int *stop = p;
     while (!atomic_load(stop)) {
         static int64_t zero;
         weft_go(sleep_short, &zero);
+        atomic_fetch_add(&sigquit_rounds, 1);
         weft_yield();
     }
 }
@@ -1243,15 +1247,35 @@ static int run_child(const char *mode)
         for (int i = 0; i < 2; i++)
             weft_go(sigquit_spawner, &stop);
         weft_go(sigquit_parked, c);
+        /* Wait (bounded) until the parked task shows as parked. */
+        int64_t dl = weft_now() + WT_LIVENESS_NS;
+        for (bool seen = false; !seen && weft_now() < dl;) {
+            char *buf = NULL;
+            size_t len = 0;
+            FILE *f = open_memstream(&buf, &len);
+            weft_dump_tasks(f);
+            fclose(f);
+            seen = strstr(buf, "sigquit_parked [chan recv, ") != NULL;
+            free(buf);
+            sched_yield();
+        }
         puts("ready");
         fflush(stdout);
         char b;
         while (read(0, &b, 1) > 0) {
         }
+        long before = atomic_load(&sigquit_rounds);
+        /* The program goes on after the dumps: its tasks still make
+         * progress (bounded wait). */
+        int64_t dl2 = weft_now() + WT_LIVENESS_NS;
+        while (atomic_load(&sigquit_rounds) == before && weft_now() < dl2)
+            sched_yield();
+        long after = atomic_load(&sigquit_rounds);
         atomic_store(&stop, 1);
         weft_chan_close(c);
         weft_dump_on_sigquit(false);
-        return 0;
+        printf("progress %ld -> %ld\n", before, after);
+        return after > before ? 0 : 4;
     }
     if (!strcmp(mode, "expect-abort")) {
         uint64_t mark = weft_leak_mark();

@@ -137,16 +137,12 @@ void weft__diag_scan(struct weft__diag_scan *s)
         s->quiescent = s->quiet_plain;
         return;
     }
-    if (s->active || !queues_empty() || timers_queued() || !s->quiet_plain) {
-        if (getenv("WEFT_DBG")) fprintf(stderr, "scan: active %zu q %d timers %d plain %d blocked %lu\n", s->active, !queues_empty(), timers_queued(), s->quiet_plain, (unsigned long)weft__threads_blocked);
+    if (s->active || !queues_empty() || timers_queued() || !s->quiet_plain)
         return;
-    }
     /* The caller's own worker is busy running it when it is a task. */
     AO_t want_idle = (AO_t)weft__S.nworkers - (weft_self() ? 1 : 0);
-    if (weft__load_acq(&weft__S.nidle) < want_idle) {
-        if (getenv("WEFT_DBG")) fprintf(stderr, "scan: idle %lu want %lu\n", (unsigned long)weft__S.nidle, (unsigned long)want_idle);
+    if (weft__load_acq(&weft__S.nidle) < want_idle)
         return;
-    }
     weft__fence_full();
     s->quiescent = ticks_sum() == t0;
 }

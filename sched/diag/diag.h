@@ -35,7 +35,7 @@
 /* ---- the reader protocol (dump.c) ---- */
 void weft__diag_enter(void);
 void weft__diag_exit(void);
-/* true: p was queued and will be freed (with free()) by the last reader;
+/* true: p was queued and will be freed (weft__free) by the last reader;
  * false: no reader is active and the caller must free p itself. */
 bool weft__diag_defer_free(void *p);
 

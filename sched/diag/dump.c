@@ -51,7 +51,7 @@ void weft__diag_exit(void)
     while (list) {
         void *next;
         memcpy(&next, list, sizeof next);
-        free(list);
+        weft__free(list);
         list = next;
     }
 }
@@ -88,6 +88,12 @@ static bool is_chan_wait(int reason)
            reason == WEFT__WAIT_SELECT;
 }
 
+/* Defined by chan/chan.c once its frees go through weft__diag_defer_free
+ * (weak: NULL until then).  Without it a channel read here may have been
+ * freed under us: the fields are then read without the channel's lock (a
+ * freed lock word could hold us forever), as racy, best-effort reads. */
+extern const int weft__chan_frees_deferred __attribute__((weak));
+
 /* Copy a channel's description; c is kept alive by the reader protocol. */
 static void snap_chan(const void *p, struct weft__diag_chan *d)
 {
@@ -97,11 +103,14 @@ static void snap_chan(const void *p, struct weft__diag_chan *d)
     d->line = c->line;
     d->cap = c->cap;
     d->elemsize = c->elemsize;
-    weft__lock_acquire(&c->lock);
+    bool locked = &weft__chan_frees_deferred != NULL;
+    if (locked)
+        weft__lock_acquire(&c->lock);
     d->closed = weft__load_relaxed(&c->closed) != 0;
     d->len = (size_t)weft__load_relaxed(&c->qcount);
-    d->orphaned = c->orphaned;
-    weft__lock_release(&c->lock);
+    d->orphaned = __atomic_load_n(&c->orphaned, __ATOMIC_RELAXED);
+    if (locked)
+        weft__lock_release(&c->lock);
 }
 
 static void add_chan(struct weft__diag_task *s, const void *c)
@@ -171,10 +180,9 @@ bool weft__diag_task_certain(weft__task *t)
     weft_chan *c = (weft_chan *)weft__load_relaxed(&t->wait_obj);
     if ((why != WEFT__WAIT_CHAN_SEND && why != WEFT__WAIT_CHAN_RECV) || !c)
         return false;
-    weft__lock_acquire(&c->lock);
-    bool orphaned = c->orphaned;
-    weft__lock_release(&c->lock);
-    return orphaned;
+    struct weft__diag_chan d;
+    snap_chan(c, &d);
+    return d.orphaned;
 }
 
 struct collect {
@@ -210,8 +218,8 @@ size_t weft__diag_collect(bool (*keep)(const weft__task *t, void *arg), void *ar
     size_t cap = (size_t)weft__load_acq(&weft__ctr.live_all) + 16;
     struct collect c = {keep, arg, NULL, 0, 0, 0};
     for (int attempt = 0; attempt < 4; attempt++) {
-        free(c.v);
-        c.v = malloc(cap * sizeof *c.v);
+        weft__free(c.v);
+        c.v = weft__malloc(cap * sizeof *c.v);
         if (!c.v)
             break;
         c.cap = cap;
@@ -353,7 +361,7 @@ int weft_dump_tasks(FILE *out)
         fprintf(out, "(%zu more task%s not shown: out of memory or spawned during the dump)\n",
                 lost, lost == 1 ? "" : "s");
     fflush(out);
-    free(v);
+    weft__free(v);
     return n > INT_MAX ? INT_MAX : (int)n;
 }
 
@@ -449,7 +457,7 @@ int weft_dump_tasks_json(FILE *out)
     weft__diag_print_json(out, v, n);
     fputs(n ? "\n]}\n" : "]}\n", out);
     fflush(out);
-    free(v);
+    weft__free(v);
     return n > INT_MAX ? INT_MAX : (int)n;
 }
 
@@ -512,17 +520,15 @@ static int sq_start(void)
     }
     sq_pipe[0] = p[0];
     sq_pipe[1] = p[1];
-    pthread_attr_t a;
-    pthread_attr_init(&a);
-    pthread_attr_setdetachstate(&a, PTHREAD_CREATE_DETACHED);
     /* The helper takes no asynchronous signals itself. */
     sigset_t all, old;
     sigfillset(&all);
     pthread_sigmask(SIG_BLOCK, &all, &old);
     pthread_t th;
-    int r = pthread_create(&th, &a, sq_main, NULL);
+    int r = weft__thread_create(&th, sq_main, NULL);
     pthread_sigmask(SIG_SETMASK, &old, NULL);
-    pthread_attr_destroy(&a);
+    if (r == 0)
+        pthread_detach(th);
     if (r != 0) {
         close(p[0]);
         close(p[1]);

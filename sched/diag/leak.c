@@ -75,7 +75,7 @@ struct helper {
 
 static void *helper_main(void *p)
 {
-    struct helper h = *(struct helper *)p; /* the caller's copy may go once we send */
+    struct helper h = *(struct helper *)p; /* the caller's stack frame ends with our send */
     wait_on_thread(h.s, h.deadline);
     (void)weft_chan_send(h.verdict, NULL); /* cap 1: never blocks */
     weft_chan_release(h.verdict);
@@ -86,14 +86,10 @@ static void wait_in_task(struct weft__diag_scan *s, int64_t deadline)
 {
     weft_chan *verdict = weft_chan_make_at(0, 1, __FILE__, __LINE__);
     struct helper h = {s, deadline, weft_chan_retain(verdict)};
-    pthread_attr_t a;
     pthread_t th;
-    int r = verdict ? pthread_attr_init(&a) : ENOMEM;
-    if (!r) {
-        pthread_attr_setdetachstate(&a, PTHREAD_CREATE_DETACHED);
-        r = pthread_create(&th, &a, helper_main, &h);
-        pthread_attr_destroy(&a);
-    }
+    int r = verdict ? weft__thread_create(&th, helper_main, &h) : ENOMEM;
+    if (r == 0)
+        pthread_detach(th);
     if (r) {
         weft_chan_release(verdict);
         weft_chan_release(verdict);
@@ -184,6 +180,6 @@ size_t weft_leak_check(uint64_t mark, int64_t timeout, FILE *report)
     }
     if (n + lost && report)
         print_report(report, v, n, lost, mark, weft_now() - start, &s);
-    free(v);
+    weft__free(v);
     return n + lost;
 }

@@ -35,7 +35,7 @@ int weft_once_do(weft_once *o, weft_fn fn, void *arg)
     if (!weft__load_relaxed(o_done(o))) { /* relaxed: written only under the mutex */
         weft__store_relaxed(o_runner(o), (AO_t)self); /* relaxed: read by self only (above) */
         fn(arg);
-        weft__store_relaxed(o_runner(o), 0);
+        weft__store_relaxed(o_runner(o), 0); /* relaxed: as above */
         /* release: see the acquire load above. */
         weft__store_rel(o_done(o), 1);
     }
