@@ -312,21 +312,22 @@ static void test_errno_survives_switches_and_migration(void **state)
 
 /* ---- work is stolen by idle workers ----------------------------------- */
 
-static weft_chan *steal_done;
+enum { STEAL_TASKS = 200 };
+static weft_chan *steal_done, *steal_gate;
 static void busy_child(void *arg)
 {
     (void)arg;
+    WT_CHECK_INT_EQ(weft_chan_recv(steal_gate, NULL), EPIPE);
     volatile unsigned x = 0;
-    for (int i = 0; i < 20000; i++)
+    for (int i = 0; i < 200000; i++)
         x += (unsigned)i;
     WT_CHECK_INT_EQ(weft_chan_send(steal_done, NULL), 0);
 }
 
-static void spawn_busy(void *arg)
+static void close_gate(void *arg)
 {
     (void)arg;
-    for (int i = 0; i < 2000; i++)
-        WT_CHECK_INT_EQ(weft_go(busy_child, NULL), 0);
+    WT_CHECK_INT_EQ(weft_chan_close(steal_gate), 0);
 }
 
 static void test_idle_workers_steal_queued_tasks(void **state)
@@ -337,14 +338,27 @@ static void test_idle_workers_steal_queued_tasks(void **state)
     if (before.workers < 2)
         skip();
     WT_LEAK_BEGIN();
-    steal_done = weft_chan_make(0, 2000);
-    /* All children are queued on the spawning task's worker; the other
-     * worker can only run them by stealing (or from the global queue when
-     * the local ring overflows). */
-    wt_run_in_task(spawn_busy, NULL);
-    assert_int_equal(wt_wait_n(steal_done, 2000), 2000);
-    assert_int_equal(weft_stats(&after), 0);
-    assert_true(after.steals > before.steals);
+    steal_done = weft_chan_make(0, STEAL_TASKS);
+    /* Each round parks STEAL_TASKS tasks on a gate, then one task closes
+     * it, which readies them all onto its own worker (runnext and a run
+     * queue they fit in, so none overflows to the global queue): the other
+     * worker can only get them by stealing.  A round can pass without a
+     * steal when the OS deschedules a worker thread on a loaded machine, so
+     * rounds repeat until one is seen (bounded by the liveness limit). */
+    int64_t limit = weft_now() + WT_LIVENESS_NS;
+    int rounds = 0;
+    do {
+        steal_gate = weft_chan_make(0, 0);
+        for (int i = 0; i < STEAL_TASKS; i++)
+            assert_int_equal(weft_go(busy_child, NULL), 0);
+        wt_run_in_task(close_gate, NULL);
+        assert_int_equal(wt_wait_n(steal_done, STEAL_TASKS), STEAL_TASKS);
+        weft_chan_release(steal_gate);
+        assert_int_equal(weft_stats(&after), 0);
+        rounds++;
+    } while (after.steals == before.steals && weft_now() < limit);
+    if (after.steals <= before.steals)
+        fail_msg("no steal in %d rounds", rounds);
     weft_chan_release(steal_done);
     WT_LEAK_END();
 }
