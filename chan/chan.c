@@ -44,7 +44,7 @@ void weft__chan_send_to(weft_chan *c, weft__sudog *sg, const void *elem)
         weft__copy_elem(sg->elem, elem, c->elemsize);
     sg->success = true;
     weft__task *t = sg->task;
-    weft__lock_release(&c->lock);
+    weft__chan_unlock(c);
     weft__ready(t);
 }
 
@@ -55,7 +55,7 @@ static inline void send_to_on(weft__worker *w, weft_chan *c, weft__sudog *sg, co
         weft__copy_elem(sg->elem, elem, c->elemsize);
     sg->success = true;
     weft__task *t = sg->task;
-    weft__lock_release(&c->lock);
+    weft__chan_unlock(c);
     weft__ready_on(w, t);
 }
 
@@ -70,7 +70,7 @@ static inline void recv_from_on(weft__worker *w, weft_chan *c, weft__sudog *sg, 
     }
     sg->success = true;
     weft__task *t = sg->task;
-    weft__lock_release(&c->lock);
+    weft__chan_unlock(c);
     weft__ready_on(w, t);
 }
 
@@ -87,7 +87,7 @@ void weft__chan_recv_from(weft_chan *c, weft__sudog *sg, void *out)
     }
     sg->success = true;
     weft__task *t = sg->task;
-    weft__lock_release(&c->lock);
+    weft__chan_unlock(c);
     weft__ready(t);
 }
 
@@ -148,11 +148,11 @@ void weft_chan_release(weft_chan *c)
     /* full: every use of c by this holder happens-before the free. */
     if (weft__fetch_add_full(&c->refs, (AO_t)-1) != 1)
         return;
-    weft__lock_acquire(&c->lock);
+    weft__chan_lock(c);
     bool waiters = weft__load_relaxed(&c->recvq.first) || weft__load_relaxed(&c->sendq.first);
     if (waiters)
         c->orphaned = true; /* freed by the last select that leaves it */
-    weft__lock_release(&c->lock);
+    weft__chan_unlock(c);
     if (!waiters)
         weft__chan_free(c);
 }
@@ -187,9 +187,9 @@ static int chan_send(weft_chan *c, const void *elem, bool block)
 {
     weft__worker *w;
     weft__task *self = weft__self_on(&w);
-    weft__lock_acquire(&c->lock);
+    weft__chan_lock(c);
     if (WEFT__UNLIKELY(weft__load_relaxed(&c->closed))) {
-        weft__lock_release(&c->lock);
+        weft__chan_unlock(c);
         return EPIPE;
     }
     weft__sudog *sg = weft__waitq_take(&c->recvq);
@@ -199,19 +199,20 @@ static int chan_send(weft_chan *c, const void *elem, bool block)
     }
     if (weft__load_relaxed(&c->qcount) < c->cap) {
         weft__chan_buf_put(c, elem);
-        weft__lock_release(&c->lock);
+        weft__chan_unlock(c);
         return 0;
     }
     if (!block) {
-        weft__lock_release(&c->lock);
+        weft__chan_unlock(c);
         return EAGAIN;
     }
     if (WEFT__UNLIKELY(!self)) {
-        weft__lock_release(&c->lock);
+        weft__chan_unlock(c);
         return ENOMEM;
     }
     weft__sudog me = {.task = self, .elem = (void *)elem, .chan = c};
     weft__waitq_push(&c->sendq, &me);
+    weft__chan_publish(c);
     weft__park_on(w, self, WEFT__WAIT_CHAN_SEND, c, &c->lock);
     /* Woken by a receiver (success) or by close. */
     return me.success ? 0 : EPIPE;
@@ -243,7 +244,7 @@ static int chan_recv(weft_chan *c, void *out, bool block)
 {
     weft__worker *w;
     weft__task *self = weft__self_on(&w);
-    weft__lock_acquire(&c->lock);
+    weft__chan_lock(c);
     weft__sudog *sg = weft__waitq_take(&c->sendq);
     if (sg) {
         recv_from_on(w, c, sg, out);
@@ -251,24 +252,25 @@ static int chan_recv(weft_chan *c, void *out, bool block)
     }
     if (weft__load_relaxed(&c->qcount) > 0) {
         weft__chan_buf_take(c, out);
-        weft__lock_release(&c->lock);
+        weft__chan_unlock(c);
         return 0;
     }
     if (weft__load_relaxed(&c->closed)) {
-        weft__lock_release(&c->lock);
+        weft__chan_unlock(c);
         weft__chan_zero(c, out);
         return EPIPE;
     }
     if (!block) {
-        weft__lock_release(&c->lock);
+        weft__chan_unlock(c);
         return EAGAIN;
     }
     if (WEFT__UNLIKELY(!self)) {
-        weft__lock_release(&c->lock);
+        weft__chan_unlock(c);
         return ENOMEM;
     }
     weft__sudog me = {.task = self, .elem = out, .chan = c};
     weft__waitq_push(&c->recvq, &me);
+    weft__chan_publish(c);
     weft__park_on(w, self, WEFT__WAIT_CHAN_RECV, c, &c->lock);
     if (me.success)
         return 0;
@@ -308,9 +310,9 @@ int weft_chan_close(weft_chan *c)
 {
     if (WEFT__UNLIKELY(!c))
         return EINVAL;
-    weft__lock_acquire(&c->lock);
+    weft__chan_lock(c);
     if (weft__load_relaxed(&c->closed)) {
-        weft__lock_release(&c->lock);
+        weft__chan_unlock(c);
         return EPIPE;
     }
     /* release: a lock-free reader that sees closed also sees the buffer
@@ -328,7 +330,7 @@ int weft_chan_close(weft_chan *c)
         sg->next = wake;
         wake = sg;
     }
-    weft__lock_release(&c->lock);
+    weft__chan_unlock(c);
     while (wake) {
         sg = wake;
         wake = sg->next; /* read before the owner can run and pop its stack */

@@ -10,6 +10,12 @@
  *  - once closed, sendq and recvq are empty: close wakes every waiter.
  * Fields that fast paths read without the lock (closed, qcount, the queue
  * heads) are atomic words written only under the lock.
+ *
+ * seq is a sequence count (a seqlock without its own lock): odd while a
+ * holder of c->lock may be changing that state, even once it is published.
+ * A non-blocking select reads every channel's seq, their states, then every
+ * seq again: equal even values prove all the states held at one instant,
+ * so its "nothing ready" answer is linearisable without taking a lock.
  */
 #ifndef WEFT_CHAN_H
 #define WEFT_CHAN_H
@@ -43,11 +49,33 @@ struct weft_chan {
     size_t sendx, recvx;   /* ring indices */
     unsigned char *buf;
     weft__waitq recvq, sendq;
+    weft__aword seq;       /* see above */
     weft__aword refs;
     bool orphaned;         /* last reference dropped while tasks waited */
     const char *file;      /* creation site */
     int line;
 };
+
+/* ---- locking: every holder of c->lock goes through these ---- */
+static inline void weft__chan_lock(weft_chan *c)
+{
+    weft__lock_acquire(&c->lock);
+    weft__store_relaxed(&c->seq, weft__load_relaxed(&c->seq) + 1);
+    /* The odd count must be visible before any state change it covers. */
+    AO_nop_write();
+}
+/* Publish the state (seq even again) while keeping the lock: for a holder
+ * about to park, whose lock is released after its switch. */
+static inline void weft__chan_publish(weft_chan *c)
+{
+    /* release: the state changes happen-before the even count. */
+    weft__store_rel(&c->seq, weft__load_relaxed(&c->seq) + 1);
+}
+static inline void weft__chan_unlock(weft_chan *c)
+{
+    weft__chan_publish(c);
+    weft__lock_release(&c->lock);
+}
 
 /* ---- wait queues (lock held) ---- */
 

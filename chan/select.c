@@ -34,7 +34,7 @@ static void lock_all(struct sel *s)
     for (size_t i = 0; i < s->n; i++) {
         weft_chan *c = s->cases[s->lockv[i]].chan;
         if (c != prev)
-            weft__lock_acquire(&c->lock);
+            weft__chan_lock(c);
         prev = c;
     }
 }
@@ -52,7 +52,7 @@ static void unlock_all_fn(void *p)
         weft_chan *c = s->cases[s->lockv[i]].chan;
         if (i > 0 && c == s->cases[s->lockv[i - 1]].chan)
             continue;
-        weft__lock_release(&c->lock);
+        weft__chan_unlock(c);
     }
 }
 
@@ -63,7 +63,7 @@ static void unlock_all_but(struct sel *s, weft_chan *skip)
     for (size_t i = 0; i < s->n; i++) {
         weft_chan *c = s->cases[s->lockv[i]].chan;
         if (c != prev && c != skip)
-            weft__lock_release(&c->lock);
+            weft__chan_unlock(c);
         prev = c;
     }
 }
@@ -131,6 +131,50 @@ static bool try_case(weft_case *k, bool *unlocked)
 
 static int select_block(struct sel *s, int64_t deadline);
 
+/* Could case k proceed now?  A lock-free look at a possibly moving target:
+ * true means "maybe", false is exact only inside a consistent snapshot. */
+static inline bool maybe_ready(const weft_case *k)
+{
+    weft_chan *c = k->chan;
+    if (weft__load_acq(&c->closed))
+        return true;
+    if (k->dir == WEFT_RECV)
+        return weft__load_acq(&c->qcount) > 0 || weft__load_acq(&c->sendq.first) != 0;
+    return weft__load_acq(&c->recvq.first) != 0 || weft__load_acq(&c->qcount) < c->cap;
+}
+
+/* Go's `select { ... default: }` when nothing is ready, without locks: read
+ * every channel's seq, check that no case can proceed, read every seq
+ * again.  Unchanged even counts mean no channel's state moved between its
+ * two reads; all first reads precede all second reads, so at the last
+ * first read every channel was as observed, with no case ready — the
+ * moment the select linearises at.  Any doubt sends the caller to the
+ * locked path, which decides exactly. */
+static bool nothing_ready_snapshot(weft_case *cases, size_t n)
+{
+    AO_t seq[WEFT__SELECT_INLINE];
+    size_t m = 0;
+    for (size_t i = 0; i < n; i++) {
+        weft_chan *c = cases[i].chan;
+        if (!c)
+            continue;
+        if (m == WEFT__SELECT_INLINE)
+            return false;
+        AO_t v = weft__load_acq(&c->seq);
+        if ((v & 1) || maybe_ready(&cases[i]))
+            return false;
+        seq[m++] = v;
+    }
+    AO_nop_read(); /* the state loads complete before the second collect */
+    m = 0;
+    for (size_t i = 0; i < n; i++) {
+        weft_chan *c = cases[i].chan;
+        if (c && weft__load_acq(&c->seq) != seq[m++])
+            return false;
+    }
+    return true;
+}
+
 int weft_select(weft_case *cases, size_t n, int64_t deadline)
 {
     if (WEFT__UNLIKELY(n && !cases) || n > UINT16_MAX) {
@@ -155,6 +199,10 @@ int weft_select(weft_case *cases, size_t n, int64_t deadline)
                 return -1;
             }
         }
+    }
+    if (deadline != WEFT_FOREVER && deadline <= 0 && nothing_ready_snapshot(cases, n)) {
+        errno = ETIMEDOUT;
+        return -1;
     }
     if (live > WEFT__SELECT_INLINE) {
         /* One allocation for everything a large select needs. */

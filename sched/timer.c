@@ -147,6 +147,9 @@ static weft__timerheap *pick_heap(void)
 static void poke_owner(weft__timerheap *h, int64_t when)
 {
     weft__worker *o = h->owner;
+    /* full: Dekker with the idle path, which publishes is_idle, fences,
+     * then reads next_when: either it sees our timer or we see it idle. */
+    weft__fence_full();
     if (o != weft__cur_worker() && weft__load_acq(&o->is_idle) &&
         (int64_t)weft__load_acq(&o->sleep_until) > when)
         weft__worker_wake(o);
@@ -209,6 +212,9 @@ int64_t weft__timers_run(weft__timerheap *h, int64_t now)
             if (tm->when <= now)
                 tm->when = now + tm->period;
             heap_insert(h, tm);
+            /* A thief running this heap's timers: the owner may have gone
+             * to sleep while the heap was empty during the callback. */
+            poke_owner(h, tm->when);
         }
         /* release: the callback's effects happen-before a cancel that sees
          * the timer idle; tm must not be touched after this store. */

@@ -172,8 +172,10 @@ static weft__aword recheck;
 
 static struct signature signature_now(void)
 {
-    struct signature g = {weft__load_acq(&weft__ctr.spawned), weft__load_acq(&weft__ctr.exited),
-                          weft__switch_count()};
+    struct signature g = {weft__load_acq(&weft__ctr.spawned), weft__load_acq(&weft__ctr.exited), 0};
+    WEFT__DIAG_RACY_BEGIN();
+    g.switches = weft__switch_count();
+    WEFT__DIAG_RACY_END();
     return g;
 }
 

@@ -31,6 +31,20 @@
 #define WEFT_DIAG_H
 
 #include "internal.h"
+#include "sanitize.h"
+
+/* Statistics read words that their owners write without atomics (a
+ * worker's switch count, a task's park time stamp): a stale value is fine
+ * there, and ThreadSanitizer is told so. */
+#ifdef WEFT__TSAN
+void AnnotateIgnoreReadsBegin(const char *file, int line);
+void AnnotateIgnoreReadsEnd(const char *file, int line);
+#define WEFT__DIAG_RACY_BEGIN() AnnotateIgnoreReadsBegin(__FILE__, __LINE__)
+#define WEFT__DIAG_RACY_END() AnnotateIgnoreReadsEnd(__FILE__, __LINE__)
+#else
+#define WEFT__DIAG_RACY_BEGIN() ((void)0)
+#define WEFT__DIAG_RACY_END() ((void)0)
+#endif
 
 /* ---- the reader protocol (dump.c) ---- */
 void weft__diag_enter(void);

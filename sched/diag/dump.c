@@ -12,6 +12,7 @@
 #include <fcntl.h>
 #include <limits.h>
 #include <pthread.h>
+#include <sched.h>
 #include <signal.h>
 #include <string.h>
 #include <unistd.h>
@@ -30,7 +31,11 @@ __attribute__((used)) static void (*const deadlock_anchor)(void) = weft__diag_de
 
 static weft__aword diag_readers;
 static weft__lock retire_lock = WEFT__LOCK_INIT;
-static void *retire_head; /* freed blocks, linked through their first word */
+/* Blocks whose free waits for the readers to leave.  Kept apart from the
+ * blocks themselves: a reader may still be reading every byte of one. */
+enum { RETIRE_MAX = 512 };
+static void *retired[RETIRE_MAX];
+static size_t nretired;
 
 void weft__diag_enter(void)
 {
@@ -41,19 +46,14 @@ void weft__diag_enter(void)
 
 void weft__diag_exit(void)
 {
-    void *list = NULL;
     weft__lock_acquire(&retire_lock);
     if (weft__fetch_add_full(&diag_readers, (AO_t)-1) == 1) {
-        list = retire_head;
-        retire_head = NULL;
+        /* The last reader out frees what the others held off. */
+        for (size_t i = 0; i < nretired; i++)
+            weft__free(retired[i]);
+        nretired = 0;
     }
     weft__lock_release(&retire_lock);
-    while (list) {
-        void *next;
-        memcpy(&next, list, sizeof next);
-        weft__free(list);
-        list = next;
-    }
 }
 
 bool weft__diag_defer_free(void *p)
@@ -63,15 +63,24 @@ bool weft__diag_defer_free(void *p)
     weft__fence_full();
     if (weft__load_full(&diag_readers) == 0)
         return false;
-    weft__lock_acquire(&retire_lock);
-    /* Readers leave under the lock, so this re-check is exact. */
-    bool defer = weft__load_relaxed(&diag_readers) != 0;
-    if (defer) {
-        memcpy(p, &retire_head, sizeof retire_head);
-        retire_head = p;
+    for (;;) {
+        weft__lock_acquire(&retire_lock);
+        /* Readers leave under the lock, so this re-check is exact. */
+        if (weft__load_relaxed(&diag_readers) == 0) {
+            weft__lock_release(&retire_lock);
+            return false;
+        }
+        if (nretired < RETIRE_MAX) {
+            retired[nretired++] = p;
+            weft__lock_release(&retire_lock);
+            return true;
+        }
+        weft__lock_release(&retire_lock);
+        /* Full: wait the readers out.  They only walk the registry (no
+         * printing happens inside), and we hold no lock they could need. */
+        while (weft__load_acq(&diag_readers) != 0)
+            sched_yield();
     }
-    weft__lock_release(&retire_lock);
-    return defer;
 }
 
 /* ---- snapshots ------------------------------------------------------------- */
@@ -147,7 +156,9 @@ void weft__diag_snap(weft__task *t, struct weft__diag_task *s)
         return;
     s->reason = (int)weft__load_relaxed(&t->wait_reason);
     s->obj = (const void *)weft__load_relaxed(&t->wait_obj);
+    WEFT__DIAG_RACY_BEGIN();
     s->waited_ns = weft__task_waited_ns(t);
+    WEFT__DIAG_RACY_END();
     if (!is_chan_wait(s->reason))
         return;
 #ifdef WEFT__WAIT_CHANS

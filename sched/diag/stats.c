@@ -20,7 +20,9 @@ int weft_stats(struct weft_stats *out)
     out->live = weft__load_acq(&weft__ctr.live);
     out->parked = 0;
     weft__for_each_task(count_parked, &out->parked);
+    WEFT__DIAG_RACY_BEGIN();
     out->switches = weft__switch_count();
+    WEFT__DIAG_RACY_END();
     out->steals = weft__load_acq(&weft__ctr.steals);
     out->workers = (uint64_t)weft__worker_count();
     return 0;
