@@ -77,7 +77,7 @@ apt_install() { # pkgs...: install on the host, updating the lists only if neede
 }
 
 need=()
-command -v $TRIPLE-gcc >/dev/null || need+=(gcc-$TRIPLE)
+command -v $TRIPLE-gcc >/dev/null || need+=("gcc-$TRIPLE")
 [ -e /usr/$TRIPLE/lib/crt1.o ] || need+=(libc6-dev-arm64-cross)
 command -v qemu-aarch64 >/dev/null || command -v qemu-aarch64-static >/dev/null ||
     need+=(qemu-user)
@@ -121,7 +121,7 @@ else
     done < <(find "$SYSROOT.tmp" -type l -lname '/*' -print0)
     # Closure check: every library these need must be in the root.
     missing=""
-    for so in "$SYSROOT.tmp"/usr/lib/$TRIPLE/*.so.* "$SYSROOT.tmp"/lib/$TRIPLE/*.so.*; do
+    for so in "$SYSROOT.tmp/usr/lib/$TRIPLE"/*.so.* "$SYSROOT.tmp/lib/$TRIPLE"/*.so.*; do
         [ -f "$so" ] || continue
         for n in $($TRIPLE-readelf -d "$so" 2>/dev/null | sed -n 's/.*Shared library: \[\(.*\)\]/\1/p'); do
             [ -e "$SYSROOT.tmp/usr/lib/$TRIPLE/$n" ] || [ -e "$SYSROOT.tmp/lib/$TRIPLE/$n" ] ||

@@ -106,7 +106,18 @@ int weft__stack_global_init(void)
     void *probe = mmap(NULL, 2 * G.page, PROT_READ | PROT_WRITE, MAP_PRIVATE | MAP_ANONYMOUS, -1, 0);
     if (probe == MAP_FAILED)
         return ENOMEM;
-    G.madv_guard = madvise(probe, G.page, MADV_GUARD_INSTALL) == 0;
+    /* Trust a guard only once it is seen to work: qemu-user, for one,
+     * accepts MADV_GUARD_INSTALL and installs nothing.  A write(2) from a
+     * guarded page fails with EFAULT instead of faulting the process. */
+    G.madv_guard = false;
+    if (madvise(probe, G.page, MADV_GUARD_INSTALL) == 0) {
+        int fds[2];
+        if (pipe(fds) == 0) {
+            G.madv_guard = write(fds[1], probe, 1) < 0 && errno == EFAULT;
+            close(fds[0]);
+            close(fds[1]);
+        }
+    }
     munmap(probe, 2 * G.page);
     /* Each mprotected guard splits its slab mapping in up to three. */
     G.mprotect_budget = (read_max_map_count() - 8192) / 2;
