@@ -361,6 +361,7 @@ def write_svg(path, rows, machine, workers_list):
     o.append('<text x="%d" y="%d" text-anchor="middle" fill="#555">weft/Go (log scale)</text>' %
              (left + plot_w // 2, plot_bottom + 30))
     by_key = {(r["name"], r["workers"]): r for r in rows}
+    labels = []  # drawn last, over the target marks
     for gi, name in enumerate(names):
         gy = top + gi * group_h
         gh = nw * (bar_h + bar_gap)
@@ -382,7 +383,8 @@ def write_svg(path, rows, machine, workers_list):
             o.append('<rect x="%d" y="%d" width="%.1f" height="%d" fill="%s">'
                      '<title>%s, %d workers: weft/Go = %.3f</title></rect>' %
                      (left, y, max(x1 - left, 1), bar_h, color, esc(name), w, r["ratio"]))
-            o.append('<text x="%.1f" y="%d" fill="#333">%.2f</text>' %
+            labels.append('<text x="%.1f" y="%d" fill="#333" stroke="white" stroke-width="3" '
+                          'paint-order="stroke">%.2f</text>' %
                      (x1 + 4, y + bar_h - 3, r["ratio"]))
         tgt = BY_NAME[name].target
         if tgt:
@@ -395,6 +397,7 @@ def write_svg(path, rows, machine, workers_list):
              (x1, top - 8, x1, plot_bottom))
     o.append('<text x="%.1f" y="%d" text-anchor="middle" fill="#222">1.0 = Go</text>' %
              (x1, top - 10))
+    o.extend(labels)
     o.append("</svg>")
     with open(path, "w") as f:
         f.write("\n".join(o) + "\n")
@@ -547,7 +550,7 @@ def main(argv=None):
     print("weft benchmarks vs Go — %d run%s per side%s, %s" %
           (args.runs, "" if args.runs == 1 else "s", " (--quick)" if args.quick else "",
            machine["date"]))
-    print("machine: %s, %s cores (%s usable), %s; %s; %s; weft %s" %
+    print("machine: %s, %s cores (%s usable), %s; compiler: %s; go: %s; weft %s" %
           (machine["cpu"], machine["cores"], machine["cores_usable"], machine["kernel"],
            machine["compiler"], machine["go"], machine["weft_commit"]))
     if not go_bin:

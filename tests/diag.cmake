@@ -2,6 +2,12 @@
 # detection, stats, SIGQUIT; and the examples' patterns
 # (tests/test_examples.c, built when contexts and WaitGroup exist).
 weft_add_test(test_diag SOURCES test_diag.c)
+# test_diag re-runs itself for whole-program cases; cross-built, it must go
+# through the same emulator as ctest.
+if(CMAKE_CROSSCOMPILING_EMULATOR)
+  list(JOIN CMAKE_CROSSCOMPILING_EMULATOR "\",\"" _weft_emu)
+  target_compile_definitions(test_diag PRIVATE "WT_EMULATOR_ARGV=\"${_weft_emu}\"")
+endif()
 
 if(EXISTS ${PROJECT_SOURCE_DIR}/ctx/ctx.c AND EXISTS ${PROJECT_SOURCE_DIR}/sched/sync/wg.c)
   set(_weft_ex ${PROJECT_SOURCE_DIR}/examples)

@@ -326,6 +326,7 @@ static void busy_child(void *arg)
     volatile unsigned x = 0;
     for (int i = 0; i < 200000; i++)
         x += (unsigned)i;
+    (void)x;
     WT_CHECK_INT_EQ(weft_chan_send(steal_done, NULL), 0);
 }
 

@@ -622,8 +622,10 @@ static void test_select_wakes_exactly_once_when_two_channels_become_ready_togeth
             assert_int_equal(weft_chan_try_recv(o.a, NULL), EAGAIN);
             assert_int_equal(weft_chan_try_recv(o.b, NULL), EAGAIN);
         }
-        /* Both outcomes occur (a weak, non-statistical sanity check). */
-        assert_true(picked[0] > 0 && picked[1] > 0);
+        /* Which case wins depends on the interleaving (not a contract
+         * property): reported, not asserted. */
+        print_message("cap %zu: select took a %ld times, b %ld times\n", cap, picked[0],
+                      picked[1]);
         weft_chan_release(o.a);
         weft_chan_release(o.b);
         weft_chan_release(o.results);

@@ -40,6 +40,7 @@ struct stress_opts {
     int scale;             /* >= 1: multiplies task and value counts */
     bool quiet;
     uint64_t rounds;       /* 0: unlimited; else at most this many rounds per scenario */
+    uint64_t start_round;  /* first round number (rounds are seeded by number) */
     int watchdog_s;        /* no progress for this long: dump and fail */
     int threads;           /* allow plain-thread participants (1) or not (0) */
 };
@@ -92,7 +93,7 @@ struct scenario {
     const char *name;
     const char *what;      /* one line for --list */
     round_fn round;
-    bool available;        /* built into this weft-stress (its API exists) */
+    bool selftest;         /* a check of the harness: only run when named in --only */
     bool enabled;
     int id;
     /* live counters */
@@ -238,16 +239,10 @@ void sc_try_round(struct scenario *sc, struct rng *r);
 void sc_close_round(struct scenario *sc, struct rng *r);
 void sc_select_round(struct scenario *sc, struct rng *r);
 void sc_timer_round(struct scenario *sc, struct rng *r);
-#ifdef STRESS_HAVE_CTX
 void sc_ctx_round(struct scenario *sc, struct rng *r);
-#endif
-#ifdef STRESS_HAVE_SYNC
 void sc_mutex_round(struct scenario *sc, struct rng *r);
 void sc_wg_round(struct scenario *sc, struct rng *r);
 void sc_once_round(struct scenario *sc, struct rng *r);
-#endif
-#ifdef STRESS_HAVE_GROUP
 void sc_group_round(struct scenario *sc, struct rng *r);
-#endif
 
 #endif

@@ -141,7 +141,6 @@ static int do_send(struct cs_party *p, struct rng *r, const void *buf)
             if (dl == 0)
                 weft_yield();
         }
-#ifdef STRESS_HAVE_CTX
     case M_CTX:
         for (int tries = 0;; tries++) {
             if (tries >= p->giveup || rng_chance(r, 1, 2))
@@ -161,7 +160,6 @@ static int do_send(struct cs_party *p, struct rng *r, const void *buf)
             if (rc != ETIMEDOUT)
                 return rc;
         }
-#endif
     default:
         return weft_chan_send(ch->c, buf);
     }
@@ -191,7 +189,6 @@ static int do_recv(struct cs_party *p, struct rng *r, void *buf)
             if (dl == 0)
                 weft_yield();
         }
-#ifdef STRESS_HAVE_CTX
     case M_CTX:
         for (int tries = 0;; tries++) {
             if (tries >= p->giveup || rng_chance(r, 1, 2))
@@ -210,7 +207,6 @@ static int do_recv(struct cs_party *p, struct rng *r, void *buf)
             if (rc != ETIMEDOUT)
                 return rc;
         }
-#endif
     default:
         return weft_chan_recv(ch->c, buf);
     }
@@ -235,7 +231,7 @@ static void sender(void *arg)
     struct cs_chan *ch = &rd->ch[p->chan];
     struct rng r = {p->rseed};
     unsigned char buf[MSG_MAX];
-    for (int seq = 0; seq < rd->nvals; seq++) {
+    for (int seq = 0; seq < rd->nvals && !stress_stopping(); seq++) {
         msg_fill(buf, rd->esize, rd->rseed, (uint32_t)p->id, (uint32_t)seq);
         int rc = do_send(p, &r, buf);
         size_t len = weft_chan_len(ch->c);
@@ -356,10 +352,6 @@ static enum mode pick_mode(struct rng *r, const struct chan_plan *pl)
     int x = (int)rng_below(r, (uint64_t)tot);
     for (int i = 0; i < M_NMODES; i++) {
         if (x < pl->mode_w[i]) {
-#ifndef STRESS_HAVE_CTX
-            if (i == M_CTX)
-                return M_BLOCK;
-#endif
             return (enum mode)i;
         }
         x -= pl->mode_w[i];
@@ -382,8 +374,8 @@ static void chan_round(struct scenario *sc, struct rng *r, const struct chan_pla
     /* Values per sender: log-uniform, so short and long rounds both happen. */
     int maxv = SCALE(pl->max_vals);
     rd.nvals = (int)rng_range(r, 1, 1 + (int64_t)rng_below(r, (uint64_t)maxv));
-    if ((int64_t)rd.nvals * rd.S > (int64_t)SCALE(40000))
-        rd.nvals = SCALE(40000) / rd.S + 1;
+    if ((int64_t)rd.nvals * rd.S > (int64_t)SCALE(20000))
+        rd.nvals = SCALE(20000) / rd.S + 1;
 
     rd.ch = calloc((size_t)rd.nchan, sizeof *rd.ch);
     rd.sender_chan = calloc((size_t)rd.S, sizeof *rd.sender_chan);

@@ -87,7 +87,7 @@ static void sl_task_fn(void *arg)
     unsigned char sendbuf[MSG_MAX], savebuf[MSG_MAX];
     unsigned char rbuf[SL_MAX_CASES][MSG_MAX];
     int seq = 0;
-    for (int it = 0; it < t->iters && seq < rd->nvals; it++) {
+    for (int it = 0; it < t->iters && seq < rd->nvals && !stress_stopping(); it++) {
         weft_case cs[SL_MAX_CASES];
         int n = (int)rng_range(&r, 1, SL_MAX_CASES - 1);
         int quit_at = (int)rng_below(&r, (uint64_t)n + 1);

@@ -50,7 +50,7 @@ static void mx_worker_fn(void *arg)
     struct mx_round *rd = w->rd;
     struct scenario *sc = rd->sc;
     struct rng r = {w->rseed};
-    for (int i = 0; i < w->iters; i++) {
+    for (int i = 0; i < w->iters && !stress_stopping(); i++) {
         int k = (int)rng_below(&r, (uint64_t)rd->M);
         weft_mutex *m = &rd->mu[k];
         if (rng_chance(&r, 1, 3)) {
@@ -183,7 +183,6 @@ static void wg_waiter_fn(void *arg)
     struct wg_waiter *w = arg;
     struct wg_round *rd = w->rd;
     struct scenario *sc = rd->sc;
-#ifdef STRESS_HAVE_CTX
     if (w->kind == 1) {
         weft_ctx *ctx = weft_ctx_with_timeout(weft_ctx_background(), w->timeout);
         int rc = ctx ? weft_wg_wait_ctx(&rd->wg, ctx) : ENOMEM;
@@ -199,7 +198,6 @@ static void wg_waiter_fn(void *arg)
         OPS(sc, 1);
         return;
     }
-#endif
     int rc = weft_wg_wait(&rd->wg);
     CHECK(sc, rc == 0, "wait returned %d", rc);
     CHECK(sc, atomic_load(&rd->done) == atomic_load(&rd->added),
@@ -319,7 +317,6 @@ void sc_once_round(struct scenario *sc, struct rng *r)
 
 /* ---- group -------------------------------------------------------------------- */
 
-#ifdef STRESS_HAVE_GROUP
 
 enum { G_ZERO, G_FIRST, G_FOLLOW };
 
@@ -420,4 +417,3 @@ void sc_group_round(struct scenario *sc, struct rng *r)
     free(rd);
 }
 
-#endif

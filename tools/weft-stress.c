@@ -2,16 +2,16 @@
  * weft-stress — randomized, seed-reproducible torture of the weft runtime.
  *
  *   weft-stress [--seed N] [--duration S] [--workers N] [--scale N]
- *               [--only a,b,...] [--rounds N] [--watchdog S] [--no-threads]
- *               [--quiet] [--list]
+ *               [--only a,b,...] [--rounds N] [--start-round N] [--watchdog S]
+ *               [--no-threads] [--quiet] [--list]
  *
  * Every selected scenario (see --list and docs/stress.md) runs in its own
  * driver task, all at the same time, round after round until the duration
  * is over.  Each round draws its configuration from a PRNG seeded by
  * (--seed, scenario, round number), checks its invariants and counts
  * operations and checks.  At the end the number of live tasks must be back
- * to its start value, the leak checker (when the library has it) must find
- * nothing, and weft_shutdown must report no task alive.  Prints a summary
+ * to its start value, the leak checker must find nothing, and weft_shutdown
+ * must report no task alive.  Prints a summary
  * and PASS or FAIL; exits 0 on PASS, 1 on an invariant failure, 2 on a
  * usage error and 3 when the watchdog saw no progress (after a task dump).
  */
@@ -28,6 +28,28 @@ struct stress_opts g_opt = {
 int64_t g_end;
 atomic_int g_stop;
 
+/* Self-tests of the harness itself (never run unless named in --only):
+ * one round that fails a check, and one that hangs for the watchdog. */
+static void selftest_fail_round(struct scenario *sc, struct rng *r)
+{
+    (void)r;
+    CHECK(sc, sc == NULL, "deliberate failure (self-test of the FAIL path)");
+    weft_sleep(10 * WEFT_MS);
+}
+
+static void blocked_fn(void *arg) { weft_chan_recv(arg, NULL); }
+
+static void selftest_hang_round(struct scenario *sc, struct rng *r)
+{
+    (void)r;
+    PHASE(sc, "selftest: waiting for a task that never returns");
+    weft_chan *never = weft_chan_make(0, 0);
+    struct crew crew;
+    crew_init(&crew, 1);
+    crew_go(&crew, "selftest.blocked", blocked_fn, never, false);
+    crew_wait(&crew); /* never returns: the watchdog fires */
+}
+
 static struct scenario scenarios[] = {
     {.name = "spawn", .round = sc_spawn_round,
      .what = "spawn trees: weft_go / go_copy / go_opts, from tasks and threads; sleep bounds"},
@@ -41,29 +63,19 @@ static struct scenario scenarios[] = {
      .what = "close racing parked senders, receivers and selects"},
     {.name = "timer", .round = sc_timer_round,
      .what = "timers and tickers: firing bounds, stop/reset races, no stale values"},
-#ifdef STRESS_HAVE_CTX
     {.name = "ctx", .round = sc_ctx_round,
      .what = "context trees: cancel, deadlines, values, release racing cancel, after_func"},
-#else
-    {.name = "ctx", .round = NULL, .what = "(not built: the library has no contexts)"},
-#endif
-#ifdef STRESS_HAVE_SYNC
     {.name = "mutex", .round = sc_mutex_round,
      .what = "mutex mutual exclusion (non-atomic counter), trylock, tasks and threads"},
     {.name = "wg", .round = sc_wg_round,
      .what = "WaitGroup generations, nested adds, many waiters, wait_ctx, misuse"},
     {.name = "once", .round = sc_once_round, .what = "weft_once_do: exactly once, callers wait"},
-#else
-    {.name = "mutex", .round = NULL, .what = "(not built: the library has no sync)"},
-    {.name = "wg", .round = NULL, .what = "(not built: the library has no sync)"},
-    {.name = "once", .round = NULL, .what = "(not built: the library has no sync)"},
-#endif
-#ifdef STRESS_HAVE_GROUP
     {.name = "group", .round = sc_group_round,
      .what = "errgroup: first error wins, cancellation, SetLimit bound"},
-#else
-    {.name = "group", .round = NULL, .what = "(not built: the library has no errgroup)"},
-#endif
+    {.name = "selftest-fail", .round = selftest_fail_round, .selftest = true,
+     .what = "(self-test, only with --only) fails a check: exit status 1"},
+    {.name = "selftest-hang", .round = selftest_hang_round, .selftest = true,
+     .what = "(self-test, only with --only) hangs: the watchdog dumps, exit status 3"},
 };
 enum { NSCEN = sizeof scenarios / sizeof scenarios[0] };
 
@@ -214,10 +226,10 @@ static void driver(void *p)
 {
     struct scenario *sc = p;
     sc->t_start = weft_now();
-    for (uint64_t n = 0;; n++) {
+    for (uint64_t n = g_opt.start_round;; n++) {
         if (stress_stopping() || weft_now() >= g_end)
             break;
-        if (g_opt.rounds && n >= g_opt.rounds)
+        if (g_opt.rounds && n - g_opt.start_round >= g_opt.rounds)
             break;
         uint64_t rs = seed_of(g_opt.seed, ((uint64_t)sc->id << 48) ^ n);
         atomic_store(&sc->round_seed, rs);
@@ -225,7 +237,7 @@ static void driver(void *p)
         PHASE(sc, "round");
         struct rng r = {rs};
         sc->round(sc, &r);
-        sc->rounds_done = n + 1;
+        sc->rounds_done++;
     }
     sc->t_stop = weft_now();
     PHASE(sc, "finished");
@@ -257,7 +269,7 @@ static void watchdog_fire(const char *why)
             continue;
         const char *ph = atomic_load(&sc->phase);
         fprintf(stderr,
-                "  %-7s round %" PRIu64 " (round seed 0x%016" PRIx64 "), phase: %s, ops %" PRIu64
+                "  %-13s round %" PRIu64 " (round seed 0x%016" PRIx64 "), phase: %s, ops %" PRIu64
                 "\n",
                 sc->name, (uint64_t)atomic_load(&sc->round_no),
                 (uint64_t)atomic_load(&sc->round_seed), ph ? ph : "-",
@@ -327,6 +339,7 @@ static void usage(FILE *f)
             "  --scale N         multiply task and value counts (default 1)\n"
             "  --only a,b,...    run only these scenarios (see --list)\n"
             "  --rounds N        at most N rounds per scenario (no default duration then)\n"
+            "  --start-round N   begin at round N (replay one round: --start-round N --rounds 1)\n"
             "  --watchdog S      no progress for S seconds is a hang (default 30)\n"
             "  --no-threads      no plain-thread participants\n"
             "  --quiet           print only failures and the final line\n"
@@ -357,11 +370,6 @@ static bool enable_only(const char *list)
         bool found = false;
         for (int i = 0; i < NSCEN; i++)
             if (strcmp(scenarios[i].name, tok) == 0) {
-                if (!scenarios[i].round) {
-                    fprintf(stderr, "weft-stress: scenario '%s' is not built into this binary\n",
-                            tok);
-                    ok = false;
-                }
                 scenarios[i].enabled = true;
                 found = true;
             }
@@ -376,7 +384,8 @@ static bool enable_only(const char *list)
 
 static int parse_args(int argc, char **argv)
 {
-    enum { O_SEED = 256, O_DUR, O_WORK, O_SCALE, O_ONLY, O_ROUNDS, O_WD, O_NOTH, O_QUIET, O_LIST };
+    enum { O_SEED = 256, O_DUR, O_WORK, O_SCALE, O_ONLY, O_ROUNDS, O_WD, O_START, O_NOTH, O_QUIET,
+           O_LIST };
     static const struct option longopts[] = {
         {"seed", required_argument, NULL, O_SEED},
         {"duration", required_argument, NULL, O_DUR},
@@ -385,6 +394,7 @@ static int parse_args(int argc, char **argv)
         {"only", required_argument, NULL, O_ONLY},
         {"rounds", required_argument, NULL, O_ROUNDS},
         {"watchdog", required_argument, NULL, O_WD},
+        {"start-round", required_argument, NULL, O_START},
         {"no-threads", no_argument, NULL, O_NOTH},
         {"quiet", no_argument, NULL, O_QUIET},
         {"list", no_argument, NULL, O_LIST},
@@ -412,8 +422,7 @@ static int parse_args(int argc, char **argv)
     }
     for (int i = 0; i < NSCEN; i++) {
         scenarios[i].id = i;
-        scenarios[i].available = scenarios[i].round != NULL;
-        scenarios[i].enabled = scenarios[i].available;
+        scenarios[i].enabled = !scenarios[i].selftest;
     }
     int opt;
     while ((opt = getopt_long(argc, argv, "h", longopts, NULL)) != -1) {
@@ -454,6 +463,10 @@ static int parse_args(int argc, char **argv)
                 goto bad;
             g_opt.watchdog_s = (int)v;
             break;
+        case O_START:
+            if (!parse_u64(optarg, &g_opt.start_round))
+                goto bad;
+            break;
         case O_NOTH:
             g_opt.threads = 0;
             break;
@@ -462,7 +475,7 @@ static int parse_args(int argc, char **argv)
             break;
         case O_LIST:
             for (int i = 0; i < NSCEN; i++)
-                printf("%-7s %s\n", scenarios[i].name, scenarios[i].what);
+                printf("%-13s %s\n", scenarios[i].name, scenarios[i].what);
             exit(0);
         case 'h':
             usage(stdout);
@@ -495,28 +508,23 @@ bad:
 
 /* ---- main ------------------------------------------------------------------ */
 
-#ifdef STRESS_HAVE_STATS
 static struct weft_stats g_stats;
 static bool g_have_stats;
-#endif
 
-static void print_summary(double secs, size_t tasks_start, size_t tasks_end, long leak,
+static void print_summary(double secs, size_t tasks_start, size_t tasks_end, size_t leak,
                           int alive)
 {
-    printf("%-7s %8s %12s %12s %12s %7s\n", "scenario", "rounds", "ops", "ops/s", "checks",
+    printf("%-13s %8s %12s %12s %12s %7s\n", "scenario", "rounds", "ops", "ops/s", "checks",
            "failed");
     uint64_t tops = 0, tchecks = 0, tfailed = 0;
     for (int i = 0; i < NSCEN; i++) {
         struct scenario *sc = &scenarios[i];
-        if (!sc->enabled) {
-            if (!sc->available)
-                printf("%-7s %8s  (not built into this binary)\n", sc->name, "-");
+        if (!sc->enabled)
             continue;
-        }
         uint64_t ops = atomic_load(&sc->ops), checks = atomic_load(&sc->checks),
                  failed = atomic_load(&sc->failed);
         double t = (double)(sc->t_stop - sc->t_start) / 1e9;
-        printf("%-8s %8" PRIu64 " %12" PRIu64 " %12.0f %12" PRIu64 " %7" PRIu64, sc->name,
+        printf("%-13s %8" PRIu64 " %12" PRIu64 " %12.0f %12" PRIu64 " %7" PRIu64, sc->name,
                sc->rounds_done, ops, t > 0 ? (double)ops / t : 0.0, checks, failed);
         int64_t late = atomic_load(&sc->max_late);
         if (late > 0)
@@ -526,24 +534,19 @@ static void print_summary(double secs, size_t tasks_start, size_t tasks_end, lon
         tchecks += checks;
         tfailed += failed;
     }
-    printf("%-8s %8s %12" PRIu64 " %12.0f %12" PRIu64 " %7" PRIu64 "\n", "total", "", tops,
+    printf("%-13s %8s %12" PRIu64 " %12.0f %12" PRIu64 " %7" PRIu64 "\n", "total", "", tops,
            secs > 0 ? (double)tops / secs : 0.0, tchecks, tfailed);
     printf("live tasks: %zu at start, %zu at end%s\n", tasks_start, tasks_end,
            tasks_start == tasks_end ? "" : "  <-- FAIL");
-    if (leak >= 0)
-        printf("leak check: %ld task%s left%s\n", leak, leak == 1 ? "" : "s",
-               leak ? "  <-- FAIL" : "");
-    else
-        printf("leak check: not built into this binary (no weft_leak_check)\n");
+    printf("leak check: %zu task%s left%s\n", leak, leak == 1 ? "" : "s",
+           leak ? "  <-- FAIL" : "");
     printf("shutdown: %d task%s alive%s\n", alive, alive == 1 ? "" : "s",
            alive ? "  <-- FAIL" : "");
-#ifdef STRESS_HAVE_STATS
     const struct weft_stats st = g_stats;
     if (g_have_stats)
         printf("runtime: %" PRIu64 " spawned, %" PRIu64 " switches, %" PRIu64 " steals, %" PRIu64
                " workers\n",
                st.spawned, st.switches, st.steals, st.workers);
-#endif
 }
 
 int main(int argc, char **argv)
@@ -571,18 +574,21 @@ int main(int argc, char **argv)
         fprintf(stderr, "weft-stress: weft_init failed: %s\n", strerror(rc));
         return 1;
     }
-    printf("weft-stress: --seed %" PRIu64 " --duration %g --workers %d --scale %d --only %s%s\n",
-           g_opt.seed, g_opt.duration < 0 ? 0.0 : g_opt.duration, g_opt.workers, g_opt.scale,
-           names, g_opt.threads ? "" : " --no-threads");
+    char dur[64] = "", rounds[80] = "";
+    if (g_opt.duration >= 0)
+        snprintf(dur, sizeof dur, " --duration %g", g_opt.duration);
     if (g_opt.rounds)
-        printf("weft-stress: at most %" PRIu64 " rounds per scenario\n", g_opt.rounds);
+        snprintf(rounds, sizeof rounds, " --rounds %" PRIu64, g_opt.rounds);
+    if (g_opt.start_round)
+        snprintf(rounds + strlen(rounds), sizeof rounds - strlen(rounds),
+                 " --start-round %" PRIu64, g_opt.start_round);
+    printf("weft-stress: --seed %" PRIu64 "%s --workers %d --scale %d --only %s%s%s\n", g_opt.seed,
+           dur, g_opt.workers, g_opt.scale, names, rounds, g_opt.threads ? "" : " --no-threads");
     fflush(stdout);
 
     signal(SIGPIPE, SIG_IGN);
     size_t tasks_start = weft_num_tasks();
-#ifdef STRESS_HAVE_LEAK
     uint64_t mark = weft_leak_mark();
-#endif
     int64_t t0 = weft_now();
     g_end = g_opt.duration < 0 ? WEFT_FOREVER : t0 + (int64_t)(g_opt.duration * 1e9);
 
@@ -620,14 +626,9 @@ int main(int argc, char **argv)
         weft_dump_tasks(stderr);
     }
     atomic_fetch_add(&harness_progress, 1);
-    long leak = -1;
-#ifdef STRESS_HAVE_LEAK
-    leak = (long)weft_leak_check(mark, 5 * WEFT_SEC, stderr);
-#endif
+    size_t leak = weft_leak_check(mark, 5 * WEFT_SEC, stderr);
     atomic_fetch_add(&harness_progress, 1);
-#ifdef STRESS_HAVE_STATS
     g_have_stats = weft_stats(&g_stats) == 0;
-#endif
     int alive = weft_shutdown();
 
     atomic_store(&finished, 1);
@@ -639,7 +640,7 @@ int main(int argc, char **argv)
     uint64_t failures = atomic_load(&harness_failures);
     for (int i = 0; i < NSCEN; i++)
         failures += atomic_load(&scenarios[i].failed);
-    bool pass = failures == 0 && tasks_end == tasks_start && leak <= 0 && alive == 0;
+    bool pass = failures == 0 && tasks_end == tasks_start && leak == 0 && alive == 0;
     if (!g_opt.quiet)
         print_summary(secs, tasks_start, tasks_end, leak, alive);
     printf("weft-stress: %s (--seed %" PRIu64 ", %.1f s, %" PRIu64 " failed check%s)\n",

@@ -199,7 +199,7 @@ static bool plain_thread_stuck(void)
 static void check_once(void)
 {
     bool in_run = weft__run_active();
-    if (!in_run && !plain_thread_stuck())
+    if ((!in_run && !plain_thread_stuck()) || !plain_threads_quiet())
         return;
     /* Twice: the second walk re-verifies the first found no transient. */
     struct weft__diag_scan s = {.mark = UINT64_MAX, .self = 0};

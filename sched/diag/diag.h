@@ -21,8 +21,15 @@
  * channel runs after the waker's store of RUNNABLE; Dekker's argument on
  * (reader count, task state), both written then read across full barriers,
  * shows that either the reader sees RUNNABLE (and does not dereference) or
- * the freer sees the reader (and defers).  chan.c must route its frees
- * through weft__diag_defer_free for this to hold (see weft__chan_free).
+ * the freer sees the reader (and defers).  The same holds for the channels
+ * a select records in t->wait_chans (when the scheduler has them), stored
+ * before its count, which is stored before PARKED.
+ *
+ * chan.c must route its frees through weft__diag_defer_free for this to
+ * hold; it says so by defining weft__chan_frees_deferred.  Until it does,
+ * dump.c reads a channel's fields without taking its lock (a freed lock word
+ * could hold a reader forever): best-effort reads that can see freed memory
+ * when a dump races with the free of a channel a task just left.
  *
  * Lock order: registry shard lock → channel lock (diagnostics only; no
  * other code takes a shard lock while holding a channel lock).
