@@ -137,7 +137,14 @@ weft_chan *weft_chan_retain(weft_chan *c)
     return c;
 }
 
-void weft__chan_free(weft_chan *c) { weft__free(c); }
+/* A diagnostic may be reading a channel a task was parked on: such a
+ * reader holds off the free (sched/diag/diag.h). */
+const int weft__chan_frees_deferred = 1;
+void weft__chan_free(weft_chan *c)
+{
+    if (!weft__diag_defer_free(c))
+        weft__free(c);
+}
 
 bool weft__chan_orphaned(const weft_chan *c) { return c->orphaned; }
 

@@ -273,6 +273,11 @@ static int select_block(struct sel *s, int64_t deadline)
                             .is_select = true};
         weft__waitq_push(k->dir == WEFT_RECV ? &k->chan->recvq : &k->chan->sendq, sg);
     }
+    /* For dumps: the channels, then (release) their count. */
+    size_t rec = s->n < WEFT__WAIT_CHANS ? s->n : WEFT__WAIT_CHANS;
+    for (size_t p = 0; p < rec; p++)
+        weft__store_relaxed(&self->wait_chans[p], (AO_t)s->cases[s->poll[p]].chan);
+    weft__store_rel(&self->wait_nchans, (AO_t)s->n);
     const void *obj = s->n ? (const void *)s->cases[s->poll[0]].chan : NULL;
     enum weft__wait why = s->n ? WEFT__WAIT_SELECT : WEFT__WAIT_FOREVER;
     int wake = weft__park_ex(why, obj, s->n ? unlock_all_fn : NULL, s, deadline);

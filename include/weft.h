@@ -377,9 +377,9 @@ uint64_t weft_leak_mark(void);
  * runtime settles, not after the timeout; the timeout bounds the wait for
  * tasks that keep running or sleeping.  Plain threads outside weft are
  * assumed to be done with the checked tasks (join them first).  Works on a
- * plain thread (blocks it on a futex) and inside a task (sleeps in short
- * steps; the worker thread is never blocked).  See docs/leaks.md and
- * <weft_test.h>. */
+ * plain thread (blocks it on a futex) and inside a task (the task parks
+ * while a helper thread waits; the worker thread is never blocked).  See
+ * docs/leaks.md and <weft_test.h>. */
 size_t weft_leak_check(uint64_t mark, int64_t timeout, FILE *report);
 
 /* Deadlock: every live task is parked with nothing able to wake it (no

@@ -117,6 +117,9 @@ typedef struct weft__task {
      * racily by dumps (hence atomic words). */
     weft__aword wait_reason;    /* enum weft__wait */
     weft__aword wait_obj;       /* object pointer, interpreted per reason */
+#define WEFT__WAIT_CHANS 4
+    weft__aword wait_nchans;    /* select: channels it waits on (stored after the slots) */
+    weft__aword wait_chans[WEFT__WAIT_CHANS]; /* select: the first of them, for dumps */
     uint64_t wait_ticks;        /* weft__ticks() when it parked: see weft__task_waited_ns */
     /* Selects and deadline waits: who won the wake-up. */
     weft__aword wake;           /* WEFT__WAKE_* */
@@ -323,11 +326,18 @@ int weft__worker_count(void);
 /* Deadlock detection (sched/diag): called by the last worker to go idle
  * when no task can run and no timer is queued. */
 void weft__check_deadlock(void);
+/* Free p later if a diagnostic may be reading it (sched/diag/dump.c):
+ * true if it took p, false if the caller must free it now. */
+bool weft__diag_defer_free(void *p);
 /* weft_run: is a main task running, and end it with EDEADLK. */
 bool weft__run_active(void);
 void weft__run_deadlock(void);
-/* Plain threads blocked inside weft right now. */
+/* Plain threads blocked inside weft right now; of them, those blocked
+ * until a deadline or sleeping; and plain threads readied by a waker and
+ * not yet back from their park (sched/park.c). */
 extern weft__aword weft__threads_blocked;
+extern weft__aword weft__threads_timed;
+extern weft__aword weft__threads_woken;
 
 /* Allocation and thread creation that tests can make fail (sched/alloc.c). */
 #include <pthread.h>

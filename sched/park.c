@@ -106,12 +106,25 @@ static void deadline_fire(weft__timer *tm, void *arg)
         weft__ready(t);
 }
 
+/* Plain threads blocked inside weft until a deadline (they come back by
+ * themselves), and plain threads readied but not yet back from their park:
+ * deadlock detection and leak checks must not take either for asleep. */
+weft__aword weft__threads_timed;
+weft__aword weft__threads_woken;
+
 /* A plain thread: block on the futex in its stand-in record. */
 static int thread_park(weft__task *t, void (*unlock)(void *), void *arg, int64_t deadline)
 {
+    bool timed = deadline != WEFT_FOREVER;
     weft__fetch_add_full(&weft__threads_blocked, 1);
+    if (timed)
+        weft__fetch_add_full(&weft__threads_timed, 1);
     if (unlock)
         unlock(arg);
+    /* Blocked for good unless a task wakes us: if every worker is idle,
+     * this may be the step that completes a deadlock. */
+    if (!timed && weft__load_acq(&weft__S.nidle) == (AO_t)weft__S.nworkers)
+        weft__check_deadlock();
     int r = WEFT__WAKE_NONE;
     for (;;) {
         if (weft__iload_acq(&t->thread_wake))
@@ -127,7 +140,10 @@ static int thread_park(weft__task *t, void (*unlock)(void *), void *arg, int64_t
     if (r != WEFT__WAKE_TIMEOUT) {
         weft__istore_rel(&t->thread_wake, 0);
         r = (int)weft__load_acq(&t->wake);
+        weft__fetch_add_full(&weft__threads_woken, (AO_t)-1); /* counted by our waker */
     }
+    if (timed)
+        weft__fetch_add_full(&weft__threads_timed, (AO_t)-1);
     weft__fetch_add_full(&weft__threads_blocked, (AO_t)-1);
     return r;
 }
@@ -192,6 +208,9 @@ void weft__ready(weft__task *t) { weft__ready_on(weft__cur_worker(), t); }
 void weft__ready_on(weft__worker *w, weft__task *t)
 {
     if (t->is_thread) {
+        /* Counted before the wake, so nobody sees the thread neither
+         * blocked nor woken; it uncounts itself once back. */
+        weft__fetch_add_full(&weft__threads_woken, 1);
         /* release: the waker's hand-off writes happen-before the wake. */
         weft__istore_full(&t->thread_wake, 1);
         weft__futex_wake(&t->thread_wake, 1);
@@ -248,8 +267,10 @@ int weft_sleep(int64_t duration)
     if (!self || self->is_thread) {
         struct timespec ts = {deadline / WEFT_SEC, deadline % WEFT_SEC};
         weft__fetch_add_full(&weft__threads_blocked, 1);
+        weft__fetch_add_full(&weft__threads_timed, 1);
         while (clock_nanosleep(CLOCK_MONOTONIC, TIMER_ABSTIME, &ts, NULL) == EINTR)
             ;
+        weft__fetch_add_full(&weft__threads_timed, (AO_t)-1);
         weft__fetch_add_full(&weft__threads_blocked, (AO_t)-1);
         return 0;
     }

@@ -32,6 +32,7 @@
 #include <sys/mman.h>
 #include <unistd.h>
 
+#include "sanitize.h"
 #include "worker.h"
 
 #ifdef WEFT_VALGRIND
@@ -260,6 +261,9 @@ void *weft__stack_alloc(size_t size, size_t reserve, void **lo, size_t *usable,
     }
     if (!s)
         return NULL;
+    /* A reused stack still carries the ASan poison of its last task's
+     * frames (stale redzones): clear it before anything is written. */
+    WEFT__ASAN_UNPOISON(s->slot_lo + G.page, s->usable - sizeof(struct weft__stack));
     arm_canary(s);
     *lo = s->slot_lo + G.page;
     *usable = s->usable - top;

@@ -669,6 +669,3 @@ int weft_run(int (*main_fn)(void *), void *arg)
     weft_shutdown();
     return result;
 }
-
-/* Default deadlock check: overridden by sched/diag/deadlock.c. */
-__attribute__((weak)) void weft__check_deadlock(void) {}

@@ -8,12 +8,17 @@
 #                        weft_num_tasks() comparison.
 #   WEFT_TEST_HAVE_CTX   contexts (ctx/ctx.c): test_select.c adds the
 #                        weft_chan_send_ctx/recv_ctx cases.
+#   WEFT_TEST_HAVE_STATS weft_stats (sched/diag/stats.c): test_chan_leaked_task
+#                        waits for its task to be parked before the release.
 set(_weft_chan_test_defs "")
 if(EXISTS ${PROJECT_SOURCE_DIR}/sched/diag/leak.c)
   list(APPEND _weft_chan_test_defs WEFT_TEST_HAVE_LEAK)
 endif()
 if(EXISTS ${PROJECT_SOURCE_DIR}/ctx/ctx.c)
   list(APPEND _weft_chan_test_defs WEFT_TEST_HAVE_CTX)
+endif()
+if(EXISTS ${PROJECT_SOURCE_DIR}/sched/diag/stats.c)
+  list(APPEND _weft_chan_test_defs WEFT_TEST_HAVE_STATS)
 endif()
 
 weft_add_test(test_chan SOURCES test_chan.c)

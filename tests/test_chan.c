@@ -1092,19 +1092,32 @@ static void leaked_receiver(void *p)
 /* API.md: "Releasing the last reference while tasks are blocked on the
  * channel never frees memory under them; the channel lives until they
  * leave (and they show up as leaked tasks)."  The task stays blocked and
- * counted; weft_shutdown reports it (this binary's teardown expects 1). */
+ * counted; weft_shutdown reports it (this binary's teardown expects 1).
+ *
+ * The task holds no reference of its own, so the release must come only
+ * once it is parked on the channel (before that, the release would free
+ * the channel under a task about to use it: a bug of the caller, not of
+ * weft).  "Parked" is read from weft_stats, which the library may not have
+ * yet (WEFT_TEST_HAVE_STATS, from tests/chan.cmake). */
 static void test_release_of_last_reference_under_blocked_task_leaves_it_blocked(void **state)
 {
+#ifndef WEFT_TEST_HAVE_STATS
+    skip(); /* no way to know the task is parked without weft_stats */
+#else
     size_t before = weft_num_tasks();
 #ifdef WEFT_TEST_HAVE_LEAK
     uint64_t mark = weft_leak_mark();
 #endif
+    struct weft_stats st;
+    assert_int_equal(weft_stats(&st), 0);
+    uint64_t parked0 = st.parked;
     weft_chan *c = weft_chan_make(sizeof(i64), 0);
     assert_int_equal(weft_go(leaked_receiver, c), 0);
-    /* Give the task time to park on c (the release below is correct
-     * whether or not it has; parked is the interesting case). */
-    wt_settle();
-    weft_chan_release(c); /* the last reference */
+    int64_t dl = weft_deadline(WT_LIVENESS_NS);
+    while (weft_stats(&st) == 0 && st.parked <= parked0 && weft_now() < dl)
+        wt_os_sleep_ns(WEFT_MS); /* polling a condition, bounded */
+    assert_int_equal(st.parked, parked0 + 1);
+    weft_chan_release(c); /* the last reference, under the parked task */
     wt_settle();
     assert_int_equal(atomic_load(&leaked_returned), 0);
     assert_int_equal(weft_num_tasks(), before + 1);
@@ -1117,6 +1130,7 @@ static void test_release_of_last_reference_under_blocked_task_leaves_it_blocked(
     assert_int_equal(weft_chan_send(d, &v), 0);
     assert_int_equal(weft_chan_recv(d, &v), 0);
     weft_chan_release(d);
+#endif
 }
 
 static int leaked_group_teardown(void **state)
@@ -1124,7 +1138,11 @@ static int leaked_group_teardown(void **state)
     (void)state;
     /* Exactly the one leaked task is reported; memory under it is kept. */
     int rc = weft_shutdown();
+#ifdef WEFT_TEST_HAVE_STATS
     assert_int_equal(rc, 1);
+#else
+    assert_int_equal(rc, 0); /* the case was skipped */
+#endif
     assert_int_equal(atomic_load(&leaked_returned), 0);
     return 0;
 }
