@@ -12,6 +12,7 @@
 #include <string.h>
 
 #include "chan.h"
+#include "sanitize.h"
 
 /* ---- buffer (lock held) ------------------------------------------------- */
 
@@ -157,8 +158,10 @@ void weft_chan_release(weft_chan *c)
         return;
     weft__chan_lock(c);
     bool waiters = weft__load_relaxed(&c->recvq.first) || weft__load_relaxed(&c->sendq.first);
-    if (waiters)
+    if (waiters) {
         c->orphaned = true; /* freed by the last select that leaves it */
+        WEFT__LSAN_KEEP(c);
+    }
     weft__chan_unlock(c);
     if (!waiters)
         weft__chan_free(c);

@@ -35,7 +35,12 @@ void __asan_unpoison_memory_region(void const volatile *addr, size_t size);
 #define WEFT__ASAN_START(save, bottom, size) __sanitizer_start_switch_fiber((save), (bottom), (size))
 #define WEFT__ASAN_FINISH(save) __sanitizer_finish_switch_fiber((save), NULL, NULL)
 #define WEFT__ASAN_UNPOISON(p, n) __asan_unpoison_memory_region((p), (n))
+void __lsan_ignore_object(const void *p);
+/* Memory deliberately kept for a leaked task (LeakSanitizer cannot see the
+ * reference: it lives on a task stack in an mmap'd slab). */
+#define WEFT__LSAN_KEEP(p) __lsan_ignore_object(p)
 #else
+#define WEFT__LSAN_KEEP(p) ((void)(p))
 #define WEFT__ASAN_START(save, bottom, size) ((void)(save), (void)(bottom), (void)(size))
 #define WEFT__ASAN_FINISH(save) ((void)(save))
 #define WEFT__ASAN_UNPOISON(p, n) ((void)(p), (void)(n))
