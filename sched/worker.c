@@ -533,7 +533,6 @@ static int do_init(const struct weft_config *cfg)
         sigdelset(&all, SIGFPE);
         sigdelset(&all, SIGABRT);
         sigdelset(&all, SIGTRAP);
-        sigdelset(&all, SIGQUIT);
         pthread_sigmask(SIG_BLOCK, &all, &old);
         r = weft__thread_create(&w->thread, worker_main, w);
         pthread_sigmask(SIG_SETMASK, &old, NULL);
