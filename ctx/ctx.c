@@ -351,6 +351,14 @@ static weft_ctx *make_cancel(weft_ctx *parent, int64_t deadline)
     /* A deadline later than the parent's reports the parent's and needs no
      * timer: the parent's fires first (Go returns WithCancel here too). */
     bool has_timer = deadline < parent->deadline;
+    if (has_timer && deadline > 0) {
+        /* Its timer needs a running runtime: start it now, or fail. */
+        int r = weft__ensure_init();
+        if (r) {
+            errno = r;
+            return NULL;
+        }
+    }
     weft_ctx *c = new_ctx(parent, K_CANCEL, has_timer);
     if (!c)
         return NULL;

@@ -63,7 +63,9 @@ int weft_init(const struct weft_config *cfg);
 /* Stop the runtime.  Waits briefly for live tasks; never hangs and never
  * frees memory under a live task.  Returns the number of tasks still alive
  * (reported with a task dump on stderr), 0 when clean.  The runtime can be
- * initialised again afterwards.  Must not be called from inside a task. */
+ * initialised again afterwards.  From inside a task it returns EDEADLK.
+ * Timers and timeout contexts still queued are dropped (never fire); they
+ * may still be stopped, canceled and released afterwards. */
 int weft_shutdown(void);
 
 /* Start the runtime (if needed), run main_fn(arg) as a task, wait for it,

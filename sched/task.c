@@ -88,8 +88,8 @@ int weft__spawn(const struct weft_task_opts *o, weft_fn fn, void *arg, const voi
     size_t ss = (o && o->stack_size) ? o->stack_size : weft__S.default_stack;
     if (ss < WEFT__MIN_STACK)
         ss = WEFT__MIN_STACK;
-    if (ss > ((size_t)1 << 40) || copy_size > ((size_t)1 << 30))
-        return EINVAL;
+    if (ss > ((size_t)1 << 30) || copy_size > ((size_t)1 << 30))
+        return EINVAL; /* over 1 GiB of stack or argument: surely a mistake */
     size_t rec = (sizeof(weft__task) + 15) & ~(size_t)15;
     void *lo;
     size_t usable;

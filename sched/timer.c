@@ -102,6 +102,16 @@ void weft__timerheap_init(weft__timerheap *h, weft__worker *owner)
     h->next_when = (AO_t)WEFT_FOREVER;
 }
 
+void weft__timerheap_detach_all(weft__timerheap *h)
+{
+    weft__lock_acquire(&h->lock);
+    for (size_t i = 0; i < h->len; i++)
+        weft__store_rel(&h->slots[i]->heap, 0);
+    h->len = 0;
+    publish_next(h);
+    weft__lock_release(&h->lock);
+}
+
 void weft__timerheap_destroy(weft__timerheap *h)
 {
     free(h->slots);

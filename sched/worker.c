@@ -441,26 +441,40 @@ static void *worker_main(void *arg)
 
 /* ---- life cycle ----------------------------------------------------------- */
 
-static long env_long(const char *name, long dflt)
+/* A positive integer from the environment, with an optional k/m suffix, no
+ * larger than max; anything else (garbage, zero, negative, out of range)
+ * is ignored and dflt used. */
+static long long env_long(const char *name, long long dflt, long long max)
 {
     const char *s = getenv(name);
     if (!s || !*s)
         return dflt;
     char *end;
-    long v = strtol(s, &end, 10);
+    errno = 0;
+    long long v = strtoll(s, &end, 10);
+    if (errno == ERANGE || v <= 0)
+        return dflt;
+    long long mul = 1;
     if (*end == 'k' || *end == 'K')
-        v *= 1024, end++;
+        mul = 1024, end++;
     else if (*end == 'm' || *end == 'M')
-        v *= 1024 * 1024, end++;
-    return (*end == 0 && v > 0) ? v : dflt;
+        mul = 1024 * 1024, end++;
+    if (*end != 0 || v > max / mul)
+        return dflt;
+    return v * mul;
 }
 
 enum { WEFT__DEFAULT_STACK = 64 * 1024, WEFT__MAX_WORKERS = 1024 };
+#define WEFT__MAX_STACK ((size_t)1 << 30) /* 1 GiB: more is surely a mistake */
 
 static void free_workers(int n)
 {
     for (int i = 0; i < n; i++) {
         weft__worker *w = weft__S.workers[i];
+        /* Timers still queued (a ticker main never stopped, a timeout
+         * context never released) are dropped: they will not fire, and a
+         * later stop or cancel must find them in no heap. */
+        weft__timerheap_detach_all(&w->timers);
         weft__timerheap_destroy(&w->timers);
         weft__free(w->steal_order);
         free(w); /* posix_memalign'd */
@@ -472,17 +486,18 @@ static void free_workers(int n)
 
 static int do_init(const struct weft_config *cfg)
 {
-    if (cfg && (cfg->workers < 0 || cfg->workers > WEFT__MAX_WORKERS))
+    if (cfg && (cfg->workers < 0 || cfg->workers > WEFT__MAX_WORKERS ||
+                cfg->stack_size > WEFT__MAX_STACK))
         return EINVAL;
     int cpus[WEFT__MAX_WORKERS];
     int ncpu = weft__topology_workers(cpus, WEFT__MAX_WORKERS);
     if (ncpu < 1)
         ncpu = 1, cpus[0] = -1;
-    int n = (cfg && cfg->workers) ? cfg->workers : (int)env_long("WEFT_PROCS", ncpu);
-    if (n > WEFT__MAX_WORKERS)
-        n = WEFT__MAX_WORKERS;
-    size_t stack = (cfg && cfg->stack_size) ? cfg->stack_size
-                                             : (size_t)env_long("WEFT_STACK_SIZE", WEFT__DEFAULT_STACK);
+    int n = (cfg && cfg->workers) ? cfg->workers
+                                  : (int)env_long("WEFT_PROCS", ncpu, WEFT__MAX_WORKERS);
+    size_t stack = (cfg && cfg->stack_size)
+                       ? cfg->stack_size
+                       : (size_t)env_long("WEFT_STACK_SIZE", WEFT__DEFAULT_STACK, WEFT__MAX_STACK);
     if (stack < 16 * 1024)
         stack = 16 * 1024;
     weft__S.default_stack = stack;

@@ -112,6 +112,7 @@ void weft__run_child_first(weft__worker *w, weft__task *parent, weft__task *chil
 /* timer.c */
 void weft__timerheap_init(weft__timerheap *h, weft__worker *owner);
 void weft__timerheap_destroy(weft__timerheap *h);
+void weft__timerheap_detach_all(weft__timerheap *h);
 int64_t weft__timers_run(weft__timerheap *h, int64_t now);   /* returns next deadline */
 int64_t weft__timerheap_next(weft__timerheap *h);
 /* Start tm on the caller's heap and return with that heap's lock held
