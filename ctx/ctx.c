@@ -93,7 +93,7 @@ struct weft_ctx {
     const void *key;          /* immutable (values) */
     void *val;
     int64_t deadline;         /* immutable: effective deadline */
-    weft__timer timer;        /* only allocated when has_timer */
+    weft__timer timer;        /* used only when has_timer */
 };
 
 static struct weft_ctx bg_ctx = {.kind = K_BACKGROUND, .deadline = WEFT_FOREVER};
@@ -221,7 +221,7 @@ static void run_afters(struct after *a)
         if (r)
             fprintf(stderr, "weft: weft_ctx_after_func (%s:%d): cannot spawn its task: %s\n",
                     a->file ? a->file : "?", a->line, strerror(r));
-        free(a);
+        weft__free(a);
         a = next;
     }
 }
@@ -272,7 +272,7 @@ static void free_ctx(weft_ctx *c)
     if (d)
         weft_chan_release(d);
     WEFT__ASSERT(!c->kids && !c->waiters && !c->afters);
-    free(c);
+    weft__free(c);
     weft__fetch_add_full(&ctx_live, (AO_t)-1);
 }
 
@@ -293,8 +293,7 @@ static void unhold(weft_ctx *c)
 
 static weft_ctx *new_ctx(weft_ctx *parent, int kind, bool has_timer)
 {
-    size_t size = has_timer ? sizeof(weft_ctx) : offsetof(weft_ctx, timer);
-    weft_ctx *c = calloc(1, size);
+    weft_ctx *c = weft__calloc(1, sizeof *c);
     if (!c) {
         errno = ENOMEM;
         return NULL;
@@ -489,7 +488,7 @@ int weft_ctx_after_func_at(weft_ctx *ctx, weft_fn fn, void *arg, const char *fn_
     weft_ctx *c = ctx->canc;
     if (!c)
         return 0; /* can never be done: fn never runs (Go's AfterFunc on Background) */
-    struct after *a = malloc(sizeof *a);
+    struct after *a = weft__malloc(sizeof *a);
     if (!a)
         return ENOMEM;
     *a = (struct after){NULL, fn, arg, fn_name, file, func, line};
@@ -503,7 +502,7 @@ int weft_ctx_after_func_at(weft_ctx *ctx, weft_fn fn, void *arg, const char *fn_
     if (!a)
         return 0;
     int r = weft__spawn(NULL, fn, arg, NULL, 0, fn_name, file, line, func, true, NULL);
-    free(a);
+    weft__free(a);
     return r;
 }
 

@@ -391,13 +391,15 @@ size_t weft_leak_check(uint64_t mark, int64_t timeout, FILE *report);
  *    and weft_run returns EDEADLK.  As in Go, the tasks are taken to be the
  *    whole program: a plain thread outside weft that would later wake a
  *    task is not seen.
- *  - Elsewhere it is declared only when, in addition, a plain thread is
- *    blocked inside weft for good (e.g. main() in weft_chan_recv), since a
- *    plain thread outside weft may still wake the tasks.
+ *  - Elsewhere it is a candidate only when, in addition, a plain thread is
+ *    blocked inside weft for good (e.g. main() in weft_chan_recv); since a
+ *    plain thread outside weft, invisible to the runtime, may still wake
+ *    the tasks, only a hook set here is told (the program knows its
+ *    threads); without a hook nothing is printed.
  * Each deadlock is reported once.  A hook set here replaces the report
- * (hook NULL: the default report); it is called on a worker thread (or on
- * the plain thread about to block) and must not block; weft_dump_tasks is
- * safe in it.  Inside weft_run, weft_run still returns EDEADLK after it. */
+ * (hook NULL: the default); it is called on a worker thread (or on the
+ * plain thread about to block) and must not block; weft_dump_tasks is safe
+ * in it.  Inside weft_run, weft_run still returns EDEADLK after it. */
 typedef void (*weft_deadlock_hook)(void *arg);
 void weft_set_deadlock_hook(weft_deadlock_hook hook, void *arg);
 

@@ -221,9 +221,12 @@ static void check_once(void)
     weft_deadlock_hook hook = user_hook;
     void *arg = user_hook_arg;
     weft__lock_release(&hook_lock);
+    /* Outside weft_run a plain thread that never entered weft may still
+     * wake a task (it is invisible here), so only a hook the program set —
+     * it knows its threads — hears of it; nothing is printed by default. */
     if (hook)
         hook(arg);
-    else
+    else if (in_run)
         report(in_run);
     if (in_run)
         weft__run_deadlock();
