@@ -10,8 +10,9 @@
  * has work or due timers queued, and wakes an idle worker, which steals
  * it (a stale victim's runnext included: see steal_work).
  *
- * It looks every millisecond while workers are busy and backs off to
- * 20 ms when nothing is running, so an idle runtime stays idle.
+ * It looks every millisecond while workers are busy, backs off to 20 ms
+ * when nothing is running, then sleeps until a worker wakes up, so an idle
+ * runtime stays idle.
  */
 #include <signal.h>
 #include <time.h>
@@ -24,13 +25,22 @@ static pthread_t sysmon_thread;
 static bool sysmon_started;
 static weft__aint sysmon_stop;
 static weft__aint sysmon_backed_off; /* sleeping longer than the minimum */
+static weft__aint sysmon_wake_seq;   /* futex word: bumped to wake the monitor */
+
+static void sysmon_kick(void)
+{
+    weft__ifetch_add_full(&sysmon_wake_seq, 1);
+    weft__futex_wake(&sysmon_wake_seq, 1);
+}
 
 void weft__sysmon_poke(void)
 {
     /* A worker woke from a sleep: look again soon rather than after a
-     * backed-off delay.  Cheap when the monitor is already attentive. */
+     * backed-off delay.  Cheap when the monitor is already attentive.  The
+     * monitor reads the sequence before its scan and sleeps on that value,
+     * so a poke during the scan is never lost. */
     if (weft__iload_acq(&sysmon_backed_off) && weft__icas_full(&sysmon_backed_off, 1, 0))
-        weft__futex_wake(&sysmon_stop, 1);
+        sysmon_kick();
 }
 
 static bool needs_help(weft__worker *w, AO_t *last_tick, int64_t now)
@@ -54,7 +64,7 @@ static void *sysmon_main(void *arg)
         return NULL;
     int64_t delay = SYSMON_MIN_NS;
     while (!weft__iload_acq(&sysmon_stop)) {
-        weft__futex_wait(&sysmon_stop, 0, weft_now() + delay);
+        unsigned seq = weft__iload_acq(&sysmon_wake_seq);
         int64_t now = weft_now();
         bool busy = false, help = false;
         for (int i = 0; i < n; i++) {
@@ -67,8 +77,22 @@ static void *sysmon_main(void *arg)
         if (help && weft__load_acq(&weft__S.nidle) > 0)
             weft__wakep();
         weft__stack_trim(256);
-        delay = busy ? SYSMON_MIN_NS : (delay * 2 > SYSMON_MAX_NS ? SYSMON_MAX_NS : delay * 2);
+        /* Busy: look again in a millisecond.  Idle: back off, and once
+         * every worker has been idle for the longest delay, sleep until a
+         * worker wakes up and pokes us (an idle runtime stays asleep). */
+        if (busy)
+            delay = SYSMON_MIN_NS;
+        else if (delay >= SYSMON_MAX_NS)
+            delay = WEFT_FOREVER;
+        else
+            delay = delay * 2 > SYSMON_MAX_NS ? SYSMON_MAX_NS : delay * 2;
         weft__istore_full(&sysmon_backed_off, delay > SYSMON_MIN_NS);
+        if (weft__iload_acq(&sysmon_stop))
+            break;
+        weft__futex_wait(&sysmon_wake_seq, seq,
+                         delay == WEFT_FOREVER ? WEFT_FOREVER : weft_now() + delay);
+        if (delay == WEFT_FOREVER)
+            delay = SYSMON_MIN_NS; /* poked: a worker is busy again */
     }
     free(last);
     return NULL;
@@ -93,7 +117,7 @@ void weft__sysmon_stop(void)
     if (!sysmon_started)
         return;
     weft__istore_full(&sysmon_stop, 1);
-    weft__futex_wake(&sysmon_stop, 1);
+    sysmon_kick();
     pthread_join(sysmon_thread, NULL);
     sysmon_started = false;
 }
