@@ -185,49 +185,58 @@ int weft_select(weft_case *cases, size_t n, int64_t deadline)
     weft__sudog sg_buf[WEFT__SELECT_INLINE];
     struct sel s = {.cases = cases, .poll = poll_buf, .lockv = lock_buf, .sg = sg_buf};
     void *heap = NULL;
-    size_t live = 0;
-    for (size_t i = 0; i < n; i++) {
-        if (WEFT__UNLIKELY(cases[i].dir != WEFT_SEND && cases[i].dir != WEFT_RECV)) {
-            errno = EINVAL;
-            return -1;
-        }
-        if (cases[i].chan) {
-            live++;
-            if (WEFT__UNLIKELY(cases[i].dir == WEFT_SEND && !cases[i].val &&
-                               cases[i].chan->elemsize)) {
-                errno = EINVAL;
-                return -1;
-            }
-        }
-    }
-    if (deadline != WEFT_FOREVER && deadline <= 0 && nothing_ready_snapshot(cases, n)) {
-        errno = ETIMEDOUT;
-        return -1;
-    }
-    if (live > WEFT__SELECT_INLINE) {
+    if (n > WEFT__SELECT_INLINE) {
         /* One allocation for everything a large select needs. */
-        heap = weft__malloc(live * (sizeof(weft__sudog) + 2 * sizeof(uint16_t)));
+        heap = weft__malloc(n * (sizeof(weft__sudog) + 2 * sizeof(uint16_t)));
         if (!heap) {
             errno = ENOMEM;
             return -1;
         }
         s.sg = heap;
-        s.poll = (uint16_t *)(s.sg + live);
-        s.lockv = s.poll + live;
+        s.poll = (uint16_t *)(s.sg + n);
+        s.lockv = s.poll + n;
     }
-    /* Poll order: an inside-out Fisher–Yates shuffle of the live cases. */
+    /* One pass: check the arguments, and build the poll order with an
+     * inside-out Fisher–Yates shuffle of the live cases, drawing each index
+     * from the top bits of an LCG stream seeded once per select. */
+    uint64_t rnd = weft__rand64();
     for (size_t i = 0; i < n; i++) {
-        if (!cases[i].chan)
+        weft_case *k = &cases[i];
+        if (WEFT__UNLIKELY(k->dir != WEFT_SEND && k->dir != WEFT_RECV))
+            goto einval;
+        if (!k->chan)
             continue;
-        size_t j = weft__rand_n((uint32_t)(s.n + 1));
+        if (WEFT__UNLIKELY(k->dir == WEFT_SEND && !k->val && k->chan->elemsize))
+            goto einval;
+        size_t j = (size_t)(((rnd >> 32) * (uint64_t)(s.n + 1)) >> 32);
+        rnd = rnd * 6364136223846793005ull + 1442695040888963407ull;
         s.poll[s.n] = s.poll[j];
         s.poll[j] = (uint16_t)i;
         s.lockv[s.n] = (uint16_t)i;
         s.n++;
     }
-    sort_lockorder(&s);
-
     int result = -1;
+    /* Fast path: try each case alone, in poll order, with the channel's own
+     * try-operation (one lock at most, none for a case that is visibly not
+     * ready).  The first that proceeds is a ready case chosen uniformly at
+     * random among those ready, and its single operation is the select's
+     * linearisation point.  If none proceeds, the full locked path below
+     * decides (and parks if it must). */
+    for (size_t p = 0; p < s.n; p++) {
+        weft_case *k = &cases[s.poll[p]];
+        int r = k->dir == WEFT_RECV ? weft_chan_try_recv(k->chan, k->val)
+                                    : weft_chan_try_send(k->chan, k->val);
+        if (r != EAGAIN) {
+            k->ok = r == 0; /* EPIPE: closed, ready with ok = false (recv zeroed) */
+            result = s.poll[p];
+            goto out;
+        }
+    }
+    if (deadline != WEFT_FOREVER && deadline <= 0 && nothing_ready_snapshot(cases, n)) {
+        errno = ETIMEDOUT;
+        goto out;
+    }
+    sort_lockorder(&s);
     if (s.n) {
         lock_all(&s);
         for (size_t p = 0; p < s.n; p++) {
@@ -251,6 +260,10 @@ int weft_select(weft_case *cases, size_t n, int64_t deadline)
 out:
     weft__free(heap);
     return result;
+einval:
+    weft__free(heap);
+    errno = EINVAL;
+    return -1;
 }
 
 /* Park on every channel; called with all of them locked. */

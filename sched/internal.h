@@ -351,6 +351,7 @@ bool weft__runtime_running(void);
 
 /* Random numbers: per-worker or per-thread xorshift, not crypto. */
 uint32_t weft__rand(void);
+uint64_t weft__rand64(void);
 static inline uint32_t weft__rand_n(uint32_t n) { return (uint32_t)(((uint64_t)weft__rand() * n) >> 32); }
 
 #endif

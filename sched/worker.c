@@ -69,7 +69,7 @@ __attribute__((noinline)) weft__task *weft__current(void)
     return t;
 }
 
-__attribute__((noinline)) uint32_t weft__rand(void)
+__attribute__((noinline)) uint64_t weft__rand64(void)
 {
     weft__worker *w = weft__cur_worker();
     uint64_t *s = w ? &w->rng : &tls_rng;
@@ -81,8 +81,10 @@ __attribute__((noinline)) uint32_t weft__rand(void)
     x ^= x << 25;
     x ^= x >> 27;
     *s = x;
-    return (uint32_t)((x * 0x2545F4914F6CDD1Dull) >> 32);
+    return x * 0x2545F4914F6CDD1Dull;
 }
+
+uint32_t weft__rand(void) { return (uint32_t)(weft__rand64() >> 32); }
 
 int weft__worker_count(void) { return weft__S.nworkers; }
 
