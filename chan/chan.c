@@ -39,17 +39,8 @@ void weft__chan_buf_take(weft_chan *c, void *out)
 
 /* ---- hand-offs to a parked partner --------------------------------------- */
 
-void weft__chan_send_to(weft_chan *c, weft__sudog *sg, const void *elem)
-{
-    if (sg->elem)
-        weft__copy_elem(sg->elem, elem, c->elemsize);
-    sg->success = true;
-    weft__task *t = sg->task;
-    weft__chan_unlock(c);
-    weft__ready(t);
-}
-
-/* send_to for callers that know their worker. */
+/* send_to / recv_from for callers that already know their worker (the
+ * channel operations); the exported forms below look it up (select). */
 static inline void send_to_on(weft__worker *w, weft_chan *c, weft__sudog *sg, const void *elem)
 {
     if (sg->elem)
@@ -66,6 +57,8 @@ static inline void recv_from_on(weft__worker *w, weft_chan *c, weft__sudog *sg, 
         if (out)
             weft__copy_elem(out, sg->elem, c->elemsize);
     } else {
+        /* The buffer is full (a sender is waiting): take its head and put
+         * the sender's value at its tail, which is the same slot. */
         weft__chan_buf_take(c, out);
         weft__chan_buf_put(c, sg->elem);
     }
@@ -75,21 +68,14 @@ static inline void recv_from_on(weft__worker *w, weft_chan *c, weft__sudog *sg, 
     weft__ready_on(w, t);
 }
 
+void weft__chan_send_to(weft_chan *c, weft__sudog *sg, const void *elem)
+{
+    send_to_on(weft__cur_worker(), c, sg, elem);
+}
+
 void weft__chan_recv_from(weft_chan *c, weft__sudog *sg, void *out)
 {
-    if (c->cap == 0) {
-        if (out)
-            weft__copy_elem(out, sg->elem, c->elemsize);
-    } else {
-        /* The buffer is full (a sender is waiting): take its head and put
-         * the sender's value at its tail, which is the same slot. */
-        weft__chan_buf_take(c, out);
-        weft__chan_buf_put(c, sg->elem);
-    }
-    sg->success = true;
-    weft__task *t = sg->task;
-    weft__chan_unlock(c);
-    weft__ready(t);
+    recv_from_on(weft__cur_worker(), c, sg, out);
 }
 
 /* ---- life cycle ----------------------------------------------------------- */
