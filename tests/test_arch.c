@@ -608,7 +608,8 @@ __attribute__((noinline)) static uintptr_t aligned_local_addr(void)
     /* A 16-aligned local: its address is only 16-aligned if sp is. */
     _Alignas(16) volatile char buf[16];
     buf[0] = 1;
-    return (uintptr_t)buf;
+    volatile uintptr_t addr = (uintptr_t)buf; /* the number, not a pointer to keep */
+    return addr;
 }
 
 static void fresh_task(void *p)
