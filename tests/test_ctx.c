@@ -16,11 +16,9 @@
 #include <stdatomic.h>
 #include <unistd.h>
 
-#include "testutil.h"
+#include "ctxutil.h"
 
 /* Internal counters (not public API; the symbols are in the library). */
-size_t weft__timers_pending(void);
-size_t weft__ctx_live(void);
 size_t weft__ctx_children(weft_ctx *ctx);
 uint64_t weft__next_task_id(void);
 
@@ -42,31 +40,8 @@ typedef int64_t i64;
 /* Bracket and helpers                                                 */
 /* ------------------------------------------------------------------ */
 
-static void ct__end(size_t ctxs)
-{
-    int64_t dl = weft_now() + WT_LIVENESS_NS;
-    while ((weft__timers_pending() != 0 || weft__ctx_live() != ctxs) && weft_now() < dl)
-        wt_os_sleep_ns(WEFT_MS);
-    assert_int_equal(weft__timers_pending(), 0);
-    assert_int_equal(weft__ctx_live(), ctxs);
-}
-
-#define CT_BEGIN()                                                             \
-    WT_LEAK_BEGIN();                                                           \
-    const size_t ct__ctxs = weft__ctx_live()
-#define CT_END()                                                               \
-    do {                                                                       \
-        WT_LEAK_END();                                                         \
-        ct__end(ct__ctxs);                                                     \
-    } while (0)
-
-static void run_both(void (*body)(void *), void *arg)
-{
-    body(arg);
-    wt_assert_no_failures();
-    wt_run_in_task(body, arg);
-    wt_assert_no_failures();
-}
+#define CT_BEGIN() WT_CTX_BEGIN()
+#define CT_END() WT_CTX_END()
 
 /* Is the done channel closed right now (never blocks)? */
 static bool is_closed(weft_chan *d) { return d && weft_chan_try_recv(d, NULL) == EPIPE; }

@@ -9,38 +9,13 @@
  */
 #include <stdatomic.h>
 
-#include "testutil.h"
+#include "ctxutil.h"
 
 /* Internal helpers (not public API; the symbols are in the library). */
-size_t weft__timers_pending(void);
-size_t weft__ctx_live(void);
 size_t weft__mutex_waiters(weft_mutex *m);
 
-static void st__end(size_t ctxs)
-{
-    int64_t dl = weft_now() + WT_LIVENESS_NS;
-    while ((weft__timers_pending() != 0 || weft__ctx_live() != ctxs) && weft_now() < dl)
-        wt_os_sleep_ns(WEFT_MS);
-    assert_int_equal(weft__timers_pending(), 0);
-    assert_int_equal(weft__ctx_live(), ctxs);
-}
-
-#define ST_BEGIN()                                                             \
-    WT_LEAK_BEGIN();                                                           \
-    const size_t st__ctxs = weft__ctx_live()
-#define ST_END()                                                               \
-    do {                                                                       \
-        WT_LEAK_END();                                                         \
-        st__end(st__ctxs);                                                     \
-    } while (0)
-
-static void run_both(void (*body)(void *), void *arg)
-{
-    body(arg);
-    wt_assert_no_failures();
-    wt_run_in_task(body, arg);
-    wt_assert_no_failures();
-}
+#define ST_BEGIN() WT_CTX_BEGIN()
+#define ST_END() WT_CTX_END()
 
 /* ================================================================== */
 /* WaitGroup                                                           */
