@@ -39,7 +39,7 @@ static int op_ctx(weft_chan *c, enum weft_dir dir, void *val, weft_ctx *ctx)
     weft_case cs[2] = {{.chan = c, .dir = dir, .val = val}, WEFT_CASE_RECV(d, NULL)};
     int i = weft_select(cs, 2, WEFT_FOREVER);
     if (i < 0)
-        return weft__errno_get();
+        return -i;
     if (i == 1) {
         int e = weft_ctx_err(ctx);
         return e ? e : ECANCELED; /* closed done channel: err is set before the close */

@@ -131,6 +131,18 @@ static bool try_case(weft_case *k, bool *unlocked)
 
 static int select_block(struct sel *s, int64_t deadline);
 
+/* The allocation of a large select.  weft_select reports through its
+ * result only (a parked caller may resume on another thread, whose errno
+ * the caller's compiled code may not even read), so a failed allocation
+ * must not leave ENOMEM in errno either. */
+static void *alloc_keep_errno(size_t bytes)
+{
+    int saved = errno;
+    void *p = weft__malloc(bytes);
+    errno = saved;
+    return p;
+}
+
 /* Could case k proceed now?  A lock-free look at a possibly moving target:
  * true means "maybe", false is exact only inside a consistent snapshot. */
 static inline bool maybe_ready(const weft_case *k)
@@ -177,21 +189,17 @@ static bool nothing_ready_snapshot(weft_case *cases, size_t n)
 
 int weft_select(weft_case *cases, size_t n, int64_t deadline)
 {
-    if (WEFT__UNLIKELY(n && !cases) || n > UINT16_MAX) {
-        errno = EINVAL;
-        return -1;
-    }
+    if (WEFT__UNLIKELY(n && !cases) || n > UINT16_MAX)
+        return -EINVAL;
     uint16_t poll_buf[WEFT__SELECT_INLINE], lock_buf[WEFT__SELECT_INLINE];
     weft__sudog sg_buf[WEFT__SELECT_INLINE];
     struct sel s = {.cases = cases, .poll = poll_buf, .lockv = lock_buf, .sg = sg_buf};
     void *heap = NULL;
     if (n > WEFT__SELECT_INLINE) {
         /* One allocation for everything a large select needs. */
-        heap = weft__malloc(n * (sizeof(weft__sudog) + 2 * sizeof(uint16_t)));
-        if (!heap) {
-            errno = ENOMEM;
-            return -1;
-        }
+        heap = alloc_keep_errno(n * (sizeof(weft__sudog) + 2 * sizeof(uint16_t)));
+        if (!heap)
+            return -ENOMEM;
         s.sg = heap;
         s.poll = (uint16_t *)(s.sg + n);
         s.lockv = s.poll + n;
@@ -215,7 +223,7 @@ int weft_select(weft_case *cases, size_t n, int64_t deadline)
         s.lockv[s.n] = (uint16_t)i;
         s.n++;
     }
-    int result = -1;
+    int result = -ETIMEDOUT;
     /* Fast path: try each case alone, in poll order, with the channel's own
      * try-operation (one lock at most, none for a case that is visibly not
      * ready).  The first that proceeds is a ready case chosen uniformly at
@@ -232,10 +240,8 @@ int weft_select(weft_case *cases, size_t n, int64_t deadline)
             goto out;
         }
     }
-    if (deadline != WEFT_FOREVER && deadline <= 0 && nothing_ready_snapshot(cases, n)) {
-        errno = ETIMEDOUT;
-        goto out;
-    }
+    if (deadline != WEFT_FOREVER && deadline <= 0 && nothing_ready_snapshot(cases, n))
+        goto out; /* -ETIMEDOUT */
     sort_lockorder(&s);
     if (s.n) {
         lock_all(&s);
@@ -253,8 +259,7 @@ int weft_select(weft_case *cases, size_t n, int64_t deadline)
     if (nonblocking) {
         if (s.n)
             unlock_all_fn(&s);
-        errno = ETIMEDOUT;
-        goto out;
+        goto out; /* -ETIMEDOUT */
     }
     result = select_block(&s, deadline);
 out:
@@ -262,8 +267,7 @@ out:
     return result;
 einval:
     weft__free(heap);
-    errno = EINVAL;
-    return -1;
+    return -EINVAL;
 }
 
 /* Park on every channel; called with all of them locked. */
@@ -273,8 +277,7 @@ static int select_block(struct sel *s, int64_t deadline)
     if (WEFT__UNLIKELY(!self)) {
         if (s->n)
             unlock_all_fn(s);
-        errno = ENOMEM;
-        return -1;
+        return -ENOMEM;
     }
     weft__store_full(&self->wake, WEFT__WAKE_NONE);
     self->wait_data = NULL;
@@ -325,10 +328,8 @@ static int select_block(struct sel *s, int64_t deadline)
         for (size_t i = 0; i < norphans; i++)
             weft__chan_free(orphans[i]);
     }
-    if (!won) {
-        errno = ETIMEDOUT;
-        return -1;
-    }
+    if (!won)
+        return -ETIMEDOUT;
     weft_case *k = &s->cases[won->case_index];
     k->ok = won->success;
     if (k->dir == WEFT_RECV && !won->success)

@@ -34,8 +34,8 @@ static void consumer(void *arg)
         long val;
         weft_case cases[] = {WEFT_CASE_RECV(done, NULL), WEFT_CASE_RECV(a->ch, &val)};
         int i = weft_select(cases, 2, WEFT_FOREVER);
-        if (i == 0 || !cases[1].ok)
-            break; /* canceled (or the channel was closed under us) */
+        if (i != 1 || !cases[1].ok)
+            break; /* canceled, an error (i < 0), or the channel closed under us */
         scratch[val & 63] = val;
         atomic_fetch_add(a->processed, 1);
     }

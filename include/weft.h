@@ -172,11 +172,20 @@ typedef struct weft_case {
 #define WEFT_CASE_SEND(ch, ptr) ((weft_case){.chan = (ch), .dir = WEFT_SEND, .val = (void *)(ptr)})
 #define WEFT_CASE_RECV(ch, ptr) ((weft_case){.chan = (ch), .dir = WEFT_RECV, .val = (void *)(ptr)})
 
-/* Wait until one case can proceed, perform it and return its index.  Among
- * several ready cases one is chosen uniformly at random.  Returns -1 with
- * errno ETIMEDOUT when the deadline passed first (deadline <= now is Go's
- * `default:`), or -1 with errno EINVAL (cases NULL with n > 0, bad dir).
- * n == 0 with WEFT_FOREVER blocks forever. */
+/* Wait until one case can proceed, perform it and return its index (>= 0).
+ * Among several ready cases one is chosen uniformly at random; a select
+ * that parks queues on its channels in random order too.  Otherwise it
+ * returns a negative errno value and leaves errno alone:
+ *   -ETIMEDOUT  the deadline passed first (deadline <= now is Go's `default:`)
+ *   -EINVAL     cases NULL with n > 0, n > 65535, a bad dir, or a SEND case
+ *               with val NULL on a channel with elements
+ *   -ENOMEM     a select of more than 8 cases could not allocate, or a plain
+ *               thread's wait record could not be made
+ * A caller may resume on another worker thread, where the errno its code
+ * reads can be another thread's (glibc's __errno_location is const, so a
+ * compiler may keep the first thread's errno address across the call):
+ * that is why nothing that can park reports through errno.
+ * n == 0 with WEFT_FOREVER blocks forever (`select {}`). */
 int weft_select(weft_case *cases, size_t n, int64_t deadline);
 
 /* ===================================================================== */

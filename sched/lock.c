@@ -30,20 +30,24 @@ int weft__futex_wait(weft__aint *word, unsigned expect, int64_t deadline)
         tsp = &ts;
         op = FUTEX_WAIT_BITSET_PRIVATE;
     }
+    /* Plain threads block here inside public calls, which never report
+     * through errno: the caller's errno must come out as it went in. */
+    int saved = errno;
     long r = syscall(SYS_futex, word, op, expect, tsp, NULL, FUTEX_BITSET_MATCH_ANY);
-    if (r == -1 && errno == ETIMEDOUT)
-        return ETIMEDOUT;
-    return 0;
+    int e = r == -1 ? errno : 0;
+    errno = saved;
+    return e == ETIMEDOUT ? ETIMEDOUT : 0;
 }
 
 void weft__futex_wake(weft__aint *word, int n)
 {
+    int saved = errno;
     syscall(SYS_futex, word, FUTEX_WAKE_PRIVATE, n, NULL, NULL, 0);
+    errno = saved;
 }
 
 void weft__lock_slow(weft__lock *l)
 {
-    int saved = errno;
     for (int i = 0; i < WEFT__LOCK_SPINS; i++) {
         if (weft__iload_relaxed(&l->word) == 0 && weft__icas_acq(&l->word, 0, 1))
             return;
@@ -52,7 +56,6 @@ void weft__lock_slow(weft__lock *l)
     /* Mark the lock contended; whoever held it will wake one sleeper. */
     while (weft__ixchg_full(&l->word, 2) != 0)
         weft__futex_wait(&l->word, 2, WEFT_FOREVER);
-    errno = saved;
 }
 
 void weft__unlock_slow(weft__lock *l)

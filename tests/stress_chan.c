@@ -145,8 +145,7 @@ static void worker_run(struct worker *w)
                              : weft_deadline((int64_t)wt_rand_n(&rng, 500) * WEFT_US);
             int idx = weft_select(cs, n, dl);
             if (idx < 0) {
-                int e = wt_errno();
-                WT_CHECK_INT_EQ(e, ETIMEDOUT);
+                WT_CHECK_INT_EQ(idx, -ETIMEDOUT);
                 WT_CHECK_INT_GE(weft_now(), dl);
             } else {
                 WT_CHECK_MSG((size_t)idx < n && cs[idx].chan != NULL,

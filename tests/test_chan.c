@@ -59,9 +59,7 @@ static void rdv_receive_and_check(struct rdv *r)
      * the evidence that it did (it must not come). */
     weft_case cs[1] = {WEFT_CASE_RECV(r->after, NULL)};
     int idx = weft_select(cs, 1, weft_deadline(30 * WEFT_MS));
-    int err = wt_errno();
-    WT_CHECK_INT_EQ(idx, -1);
-    WT_CHECK_INT_EQ(err, ETIMEDOUT);
+    WT_CHECK_INT_EQ(idx, -ETIMEDOUT);
     WT_CHECK_INT_EQ(atomic_load(&r->returned), 0);
     WT_CHECK_INT_EQ(weft_chan_len(r->c), 0);
 

@@ -25,7 +25,7 @@ static void run_both(void (*body)(void *), void *arg)
 static void let_time_pass_until(int64_t deadline)
 {
     int idx = weft_select(NULL, 0, deadline);
-    WT_CHECK_INT_EQ(idx, -1);
+    WT_CHECK_INT_EQ(idx, -ETIMEDOUT);
 }
 
 /* ================================================================== */

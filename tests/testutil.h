@@ -190,7 +190,7 @@ __attribute__((unused)) static int wt_recv_within(weft_chan *c, void *out, int64
     weft_case cs[1] = {WEFT_CASE_RECV(c, out)};
     int i = weft_select(cs, 1, weft_deadline(timeout));
     if (i < 0)
-        return wt_errno();
+        return -i;
     return cs[0].ok ? 0 : EPIPE;
 }
 

@@ -100,8 +100,8 @@ static int select_one(struct scenario *sc, struct rng *r, weft_chan *c, weft_cha
     }
     int k = weft_select(cs, (size_t)n, deadline);
     if (k < 0) {
-        int e = stress_errno();
-        CHECK(sc, e == ETIMEDOUT, "select returned -1 with errno %d", e);
+        int e = -k;
+        CHECK(sc, e == ETIMEDOUT, "select returned -%d", e);
         CHECK(sc, deadline != WEFT_FOREVER, "select with no deadline timed out");
         int64_t now = weft_now();
         CHECK(sc, now >= deadline, "select timed out %lld ns before its deadline",
