@@ -382,35 +382,49 @@ uint64_t weft_leak_mark(void);
  * one-line summary) on report when it is not NULL.  Tasks spawned before
  * the mark, internal tasks and the caller itself are not checked.
  * Durably blocked: parked on a channel nothing references any more
- * ("certainly leaked"), or parked while nothing inside weft can make
- * progress (every task parked, no timer queued, no plain thread inside
- * weft that returns by itself).  So a leak is reported as soon as the
- * runtime settles, not after the timeout; the timeout bounds the wait for
- * tasks that keep running or sleeping.  Plain threads outside weft are
- * assumed to be done with the checked tasks (join them first).  Works on a
- * plain thread (blocks it on a futex) and inside a task (the task parks
- * while a helper thread waits; the worker thread is never blocked).  See
+ * ("certainly leaked"), or parked while nothing can make progress: every
+ * task parked, no timer queued, no plain thread inside weft that returns
+ * by itself, and no OS thread in the process that weft does not know (one
+ * that never entered weft may still send, close or cancel).  So a leak is
+ * reported as soon as the runtime settles, not after the timeout; the
+ * timeout bounds the wait for tasks that keep running or sleeping, and for
+ * threads outside weft (join them first, or have them call
+ * weft_thread_ignore(), to get the early verdict).  Works on a plain
+ * thread (blocks it on a futex) and inside a task (the task parks while a
+ * helper thread waits; the worker thread is never blocked).  See
  * docs/leaks.md and <weft_test.h>. */
 size_t weft_leak_check(uint64_t mark, int64_t timeout, FILE *report);
 
-/* Deadlock: every live task is parked with nothing able to wake it (no
- * timer queued, no plain thread inside weft that returns by itself).
+/* Deadlock: every live task is parked with nothing able to wake it: no
+ * timer queued, no plain thread inside weft that returns by itself, and
+ * every OS thread of the process known to weft (its own threads, plain
+ * threads blocked inside weft, threads declared with weft_thread_ignore).
+ * While any other thread exists — it may still send, close or cancel —
+ * nothing is reported; the runtime looks again (backing off to once a
+ * second) so a deadlock left behind when that thread exits is still found.
  *  - Inside weft_run (when its main task is parked too) the runtime writes
- *    "weft: all tasks are asleep - deadlock!" and a task dump on stderr,
- *    and weft_run returns EDEADLK.  As in Go, the tasks are taken to be the
- *    whole program: a plain thread outside weft that would later wake a
- *    task is not seen.
- *  - Elsewhere it is a candidate only when, in addition, a plain thread is
- *    blocked inside weft for good (e.g. main() in weft_chan_recv); since a
- *    plain thread outside weft, invisible to the runtime, may still wake
- *    the tasks, only a hook set here is told (the program knows its
- *    threads); without a hook nothing is printed.
+ *    "weft: all tasks are asleep - deadlock!", a task dump and "weft: end
+ *    of deadlock report" on stderr, and weft_run returns EDEADLK.
+ *  - Elsewhere it is a deadlock when, in addition, a plain thread is
+ *    blocked inside weft for good (e.g. main() in weft_chan_recv): the same
+ *    report is written; the blocked thread stays blocked.
  * Each deadlock is reported once.  A hook set here replaces the report
  * (hook NULL: the default); it is called on a worker thread (or on the
  * plain thread about to block) and must not block; weft_dump_tasks is safe
  * in it.  Inside weft_run, weft_run still returns EDEADLK after it. */
 typedef void (*weft_deadlock_hook)(void *arg);
 void weft_set_deadlock_hook(weft_deadlock_hook hook, void *arg);
+
+/* Declare the calling plain thread as one that never wakes a task: it
+ * never sends on, closes or receives from a channel tasks use, cancels no
+ * context they wait on, and spawns nothing — a watchdog, a signal-waiting
+ * thread, a helper of some other library.  Leak checks and deadlock
+ * detection then count it as known (see weft_leak_check) and can give
+ * their verdicts before a timeout while it runs.  Holds until the thread
+ * exits.  A declared thread that does wake a task can make a verdict
+ * wrong.  0 | EINVAL (called from a task) | an errno value from
+ * pthread_key_create/pthread_setspecific.  Idempotent. */
+int weft_thread_ignore(void);
 
 /* Opt-in: on SIGQUIT (Ctrl-\), write "weft: SIGQUIT: task dump", a task
  * dump and "weft: end of task dump" on stderr, and keep running.  The

@@ -86,5 +86,8 @@ int weft__thread_create(pthread_t *th, void *(*fn)(void *), void *arg)
 {
     if (injected(WEFT_FAIL_THREAD))
         return EAGAIN;
-    return pthread_create(th, NULL, fn, arg);
+    int r = pthread_create(th, NULL, fn, arg);
+    if (r == 0)
+        weft__thread_made();
+    return r;
 }

@@ -324,8 +324,11 @@ uint64_t weft__switch_count(void);
 int weft__worker_count(void);
 
 /* Deadlock detection (sched/diag): called by the last worker to go idle
- * when no task can run and no timer is queued. */
-void weft__check_deadlock(void);
+ * when no task can run and no timer is queued, and by a plain thread about
+ * to block for good.  Returns when to look again (a verdict was refused
+ * only because a thread outside weft exists, which may exit without waking
+ * anyone), or WEFT_FOREVER. */
+int64_t weft__check_deadlock(void);
 /* Free p later if a diagnostic may be reading it (sched/diag/dump.c):
  * true if it took p, false if the caller must free it now. */
 bool weft__diag_defer_free(void *p);
@@ -338,6 +341,18 @@ void weft__run_deadlock(void);
 extern weft__aword weft__threads_blocked;
 extern weft__aword weft__threads_timed;
 extern weft__aword weft__threads_woken;
+
+/* Threads weft knows cannot wake a task right now (sched/threads.c): a
+ * thread pushes itself while it is one (weft's own threads for their whole
+ * run, plain threads while blocked inside weft) and pops itself before it
+ * stops being one; nesting per thread.  Early "nothing can wake it"
+ * verdicts need weft__threads_all_known(): every OS thread of the process
+ * known at one instant.  weft__thread_made() records that weft started a
+ * thread (ThreadSanitizer's background thread exists from then on). */
+void weft__thread_known_push(void);
+void weft__thread_known_pop(void);
+void weft__thread_made(void);
+bool weft__threads_all_known(void);
 
 /* Allocation and thread creation that tests can make fail (sched/alloc.c). */
 #include <pthread.h>

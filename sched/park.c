@@ -116,6 +116,7 @@ weft__aword weft__threads_woken;
 static int thread_park(weft__task *t, void (*unlock)(void *), void *arg, int64_t deadline)
 {
     bool timed = deadline != WEFT_FOREVER;
+    weft__thread_known_push(); /* it wakes nothing while blocked here */
     weft__fetch_add_full(&weft__threads_blocked, 1);
     if (timed)
         weft__fetch_add_full(&weft__threads_timed, 1);
@@ -123,8 +124,9 @@ static int thread_park(weft__task *t, void (*unlock)(void *), void *arg, int64_t
         unlock(arg);
     /* Blocked for good unless a task wakes us: if every worker is idle,
      * this may be the step that completes a deadlock. */
-    if (!timed && weft__load_acq(&weft__S.nidle) == (AO_t)weft__S.nworkers)
-        weft__check_deadlock();
+    if (!timed && weft__load_acq(&weft__S.nidle) == (AO_t)weft__S.nworkers &&
+        weft__check_deadlock() != WEFT_FOREVER)
+        weft__wakep(); /* an idle worker takes over looking again later */
     int r = WEFT__WAKE_NONE;
     for (;;) {
         if (weft__iload_acq(&t->thread_wake))
@@ -145,6 +147,7 @@ static int thread_park(weft__task *t, void (*unlock)(void *), void *arg, int64_t
     if (timed)
         weft__fetch_add_full(&weft__threads_timed, (AO_t)-1);
     weft__fetch_add_full(&weft__threads_blocked, (AO_t)-1);
+    weft__thread_known_pop();
     return r;
 }
 

@@ -62,6 +62,7 @@ static void *sysmon_main(void *arg)
     AO_t *last = calloc((size_t)n, sizeof *last);
     if (!last)
         return NULL;
+    weft__thread_known_push(); /* weft's own: it readies nothing a task waits for */
     int64_t delay = SYSMON_MIN_NS;
     while (!weft__iload_acq(&sysmon_stop)) {
         unsigned seq = weft__iload_acq(&sysmon_wake_seq);
@@ -95,6 +96,7 @@ static void *sysmon_main(void *arg)
             delay = SYSMON_MIN_NS; /* poked: a worker is busy again */
     }
     free(last);
+    weft__thread_known_pop();
     return NULL;
 }
 
@@ -106,7 +108,7 @@ int weft__sysmon_start(void)
     sigset_t all, old;
     sigfillset(&all);
     pthread_sigmask(SIG_BLOCK, &all, &old);
-    int r = pthread_create(&sysmon_thread, NULL, sysmon_main, NULL);
+    int r = weft__thread_create(&sysmon_thread, sysmon_main, NULL);
     pthread_sigmask(SIG_SETMASK, &old, NULL);
     sysmon_started = r == 0;
     return r;

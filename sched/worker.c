@@ -382,10 +382,10 @@ static weft__task *find_runnable(weft__worker *w)
         }
         weft__stack_trim(64); /* idle time is when pages go back to the kernel */
         int64_t deadline = weft__timerheap_next(&w->timers);
-        weft__store_rel(&w->sleep_until, (AO_t)deadline);
         if (deadline == WEFT_FOREVER &&
             weft__load_acq(&weft__S.nidle) == (AO_t)weft__S.nworkers)
-            weft__check_deadlock();
+            deadline = weft__check_deadlock(); /* usually WEFT_FOREVER */
+        weft__store_rel(&w->sleep_until, (AO_t)deadline);
         while (weft__iload_acq(&w->park_word) == 0) {
             if (weft__futex_wait(&w->park_word, 0, deadline) == ETIMEDOUT)
                 break;
@@ -409,6 +409,7 @@ static void *worker_main(void *arg)
     weft__worker *w = arg;
     tls_worker = w;
     w->errno_ptr = &errno;
+    weft__thread_known_push();
     weft__signal_thread_init();
     if (weft__S.pin && w->cpu >= 0)
         weft__topology_pin(w->cpu);
@@ -438,6 +439,7 @@ static void *worker_main(void *arg)
     weft__stackcache_free(c);
     weft__signal_thread_fini();
     tls_worker = NULL;
+    weft__thread_known_pop();
     return NULL;
 }
 
@@ -678,8 +680,10 @@ int weft_run(int (*main_fn)(void *), void *arg)
         return r;
     }
     unsigned st;
+    weft__thread_known_push(); /* blocked here: it wakes no task until main returns */
     while ((st = weft__iload_acq(&run_state)) == 0)
         weft__futex_wait(&run_state, 0, WEFT_FOREVER);
+    weft__thread_known_pop();
     weft__store_full(&run_active, 0);
     int result = st == 2 ? EDEADLK : m.result;
     weft_shutdown();

@@ -2,11 +2,16 @@
 # detection, stats, SIGQUIT; and the examples' patterns
 # (tests/test_examples.c, built when contexts and WaitGroup exist).
 weft_add_test(test_diag SOURCES test_diag.c)
-# test_diag re-runs itself for whole-program cases; cross-built, it must go
+# Verdicts beside threads outside weft (tests/test_verdicts.c).
+weft_add_test(test_verdicts SOURCES test_verdicts.c)
+target_compile_definitions(test_verdicts PRIVATE WEFT_TEST_HAVE_LEAK)
+# Both re-run themselves for whole-program cases; cross-built, they must go
 # through the same emulator as ctest.
 if(CMAKE_CROSSCOMPILING_EMULATOR)
   list(JOIN CMAKE_CROSSCOMPILING_EMULATOR "\",\"" _weft_emu)
-  target_compile_definitions(test_diag PRIVATE "WT_EMULATOR_ARGV=\"${_weft_emu}\"")
+  foreach(_t test_diag test_verdicts)
+    target_compile_definitions(${_t} PRIVATE "WT_EMULATOR_ARGV=\"${_weft_emu}\"")
+  endforeach()
 endif()
 
 if(EXISTS ${PROJECT_SOURCE_DIR}/ctx/ctx.c AND EXISTS ${PROJECT_SOURCE_DIR}/sched/sync/wg.c)

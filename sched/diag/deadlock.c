@@ -123,7 +123,7 @@ static bool plain_threads_quiet(void)
 void weft__diag_scan(struct weft__diag_scan *s)
 {
     s->checked = s->checked_certain = s->live = s->active = 0;
-    s->main_parked = s->quiescent = false;
+    s->main_parked = s->quiescent = s->outside_threads = false;
     bool running = weft__load_acq(&weft__S.running) && !weft__load_acq(&weft__S.stopping);
     AO_t t0 = running ? ticks_sum() : 0;
     /* full: the ticks are read before any task state. */
@@ -133,8 +133,10 @@ void weft__diag_scan(struct weft__diag_scan *s)
     weft__diag_exit();
     s->quiet_plain = plain_threads_quiet();
     if (!running) {
-        /* No worker: nothing queued can ever run (shutdown dropped it). */
-        s->quiescent = s->quiet_plain;
+        /* No worker: nothing queued can ever run (shutdown dropped it), but
+         * a thread outside weft may still close or send. */
+        s->outside_threads = s->quiet_plain && !weft__threads_all_known();
+        s->quiescent = s->quiet_plain && !s->outside_threads;
         return;
     }
     if (s->active || !queues_empty() || timers_queued() || !s->quiet_plain)
@@ -143,8 +145,17 @@ void weft__diag_scan(struct weft__diag_scan *s)
     AO_t want_idle = (AO_t)weft__S.nworkers - (weft_self() ? 1 : 0);
     if (weft__load_acq(&weft__S.nidle) < want_idle)
         return;
+    /* Inside weft nothing can move.  A thread weft does not know may still
+     * wake a task: the verdict needs every thread of the process known
+     * (sched/threads.c), at an instant inside the window the two tick
+     * sums bracket. */
     weft__fence_full();
-    s->quiescent = ticks_sum() == t0;
+    bool all_known = weft__threads_all_known();
+    weft__fence_full();
+    if (ticks_sum() != t0)
+        return;
+    s->outside_threads = !all_known;
+    s->quiescent = all_known;
 }
 
 /* ---- deadlock ----------------------------------------------------------------- */
@@ -186,6 +197,7 @@ static void report(bool in_run)
         fputs("weft: (a plain thread is blocked inside weft and no task can wake it)\n", stderr);
     fputc('\n', stderr);
     weft_dump_tasks(stderr);
+    fputs("weft: end of deadlock report\n", stderr);
     fflush(stderr);
 }
 
@@ -196,57 +208,87 @@ static bool plain_thread_stuck(void)
                                          weft__load_acq(&weft__threads_timed);
 }
 
-static void check_once(void)
+/* A verdict refused only because a thread outside weft exists is looked
+ * at again later: that thread may exit without waking anyone, and then
+ * nothing else would ever make the runtime look.  Backs off from 10 ms to
+ * 1 s; any activity starts over.  Under check_lock. */
+enum { RECHECK_FIRST_MS = 10, RECHECK_MAX_MS = 1000 };
+static int64_t recheck_at = WEFT_FOREVER, recheck_step;
+
+static int64_t recheck_later(void)
+{
+    int64_t now = weft_now();
+    if (recheck_at != WEFT_FOREVER && now < recheck_at)
+        return recheck_at; /* asked again before the last one was due */
+    recheck_step = recheck_step ? recheck_step * 2 : RECHECK_FIRST_MS * WEFT_MS;
+    if (recheck_step > RECHECK_MAX_MS * WEFT_MS)
+        recheck_step = RECHECK_MAX_MS * WEFT_MS;
+    return recheck_at = now + recheck_step;
+}
+
+static int64_t no_recheck(void)
+{
+    recheck_at = WEFT_FOREVER;
+    recheck_step = 0;
+    return WEFT_FOREVER;
+}
+
+static int64_t check_once(void)
 {
     bool in_run = weft__run_active();
     if ((!in_run && !plain_thread_stuck()) || !plain_threads_quiet())
-        return;
+        return no_recheck();
     /* Twice: the second walk re-verifies the first found no transient. */
     struct weft__diag_scan s = {.mark = UINT64_MAX, .self = 0};
     for (int pass = 0; pass < 2; pass++) {
         weft__diag_scan(&s);
-        if (!s.quiescent || s.live == 0)
-            return;
+        if (s.live == 0 || (!s.quiescent && !s.outside_threads))
+            return no_recheck();
         if (in_run ? !s.main_parked : !plain_thread_stuck())
-            return;
+            return no_recheck();
         if (weft__load_acq(&weft__diag_leak_waiters))
-            return;
+            return no_recheck();
+        if (s.outside_threads)
+            return recheck_later(); /* settled, but not provably for good */
     }
+    no_recheck();
     struct signature g = signature_now();
     if (g.spawned == last_reported.spawned && g.exited == last_reported.exited &&
         g.switches == last_reported.switches)
-        return;
+        return WEFT_FOREVER;
     last_reported = g;
     weft__lock_acquire(&hook_lock);
     weft_deadlock_hook hook = user_hook;
     void *arg = user_hook_arg;
     weft__lock_release(&hook_lock);
-    /* Outside weft_run a plain thread that never entered weft may still
-     * wake a task (it is invisible here), so only a hook the program set —
-     * it knows its threads — hears of it; nothing is printed by default. */
+    /* Every thread of the process is known and none can wake a task: the
+     * verdict is certain, inside weft_run or not. */
     if (hook)
         hook(arg);
-    else if (in_run)
+    else
         report(in_run);
     if (in_run)
         weft__run_deadlock();
+    return WEFT_FOREVER;
 }
 
-void weft__check_deadlock(void)
+int64_t weft__check_deadlock(void)
 {
     weft__diag_poke_waiters();
     /* Cheap tests first: this runs every time the runtime goes idle. */
     if (!weft__load_acq(&weft__S.running) || weft__load_acq(&weft__S.stopping))
-        return;
+        return WEFT_FOREVER;
     if (weft__load_acq(&weft__ctr.live_all) == 0 || timers_queued() ||
         weft__load_acq(&weft__diag_leak_waiters))
-        return;
+        return WEFT_FOREVER;
     /* Two workers can go idle at once: one checks, and checks again if
      * another asked meanwhile. */
+    int64_t again = WEFT_FOREVER;
     weft__store_full(&recheck, 1);
     while (weft__load_acq(&recheck) && weft__lock_try(&check_lock)) {
         weft__store_full(&recheck, 0);
-        check_once();
+        again = check_once();
         weft__lock_release(&check_lock);
     }
+    return again;
 }

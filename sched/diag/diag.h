@@ -128,14 +128,18 @@ struct weft__diag_scan {
     size_t active;       /* tasks other than self not parked */
     bool main_parked;    /* weft_run's main task seen, parked */
     bool quiet_plain;    /* no plain thread can wake anything soon */
-    bool quiescent;      /* nothing inside weft can make progress */
+    bool outside_threads; /* settled inside weft, but a thread weft does not
+                             know exists (it may still wake a task) */
+    bool quiescent;      /* nothing can make progress: settled inside weft
+                            and every thread of the process known */
 };
 
 /* Scan every task and the scheduler.  s->quiescent is true when no task
  * but the caller can run, no timer is queued, no worker is busy (other
  * than the caller's own), no plain thread inside weft can come back by
- * itself, and nothing changed while the scan ran.  Plain threads outside
- * weft are invisible and not accounted for. */
+ * itself, nothing changed while the scan ran, and every OS thread of the
+ * process is known to weft (sched/threads.c): a thread outside weft could
+ * still wake a task (then s->outside_threads is set instead). */
 void weft__diag_scan(struct weft__diag_scan *s);
 
 /* Plain threads inside weft_leak_check right now (they return at their

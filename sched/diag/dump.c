@@ -499,13 +499,16 @@ static void sq_handler(int sig)
 static void *sq_main(void *arg)
 {
     (void)arg;
+    weft__thread_known_push(); /* weft's own, for the life of the process */
     for (;;) {
         char b;
         ssize_t r = read(sq_pipe[0], &b, 1);
         if (r < 0 && errno == EINTR)
             continue;
-        if (r <= 0)
+        if (r <= 0) {
+            weft__thread_known_pop();
             return NULL;
+        }
         size_t live = (size_t)weft__load_acq(&weft__ctr.live);
         fprintf(stderr, "weft: SIGQUIT: task dump (%zu live task%s)\n", live,
                 live == 1 ? "" : "s");

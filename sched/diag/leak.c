@@ -6,11 +6,13 @@
  * blocked, up to the timeout, and never guesses from elapsed time:
  *   - a task parked on a channel that has no reference left can never be
  *     woken (certainly leaked) — it stops the wait by itself;
- *   - otherwise parked tasks are durably blocked once nothing inside weft
- *     can make progress (weft__diag_scan's quiescence: every task parked,
- *     no timer queued, every worker idle, no plain thread inside weft that
- *     comes back by itself).  Plain threads outside weft are assumed to be
- *     done with the checked tasks: join them before checking.
+ *   - otherwise parked tasks are durably blocked once nothing can make
+ *     progress (weft__diag_scan's quiescence: every task parked, no timer
+ *     queued, every worker idle, no plain thread inside weft that comes
+ *     back by itself, and every OS thread of the process known to weft —
+ *     a thread outside weft may still send, close or cancel).  While such
+ *     a thread exists the check waits: for it to exit (or enter weft),
+ *     for the tasks to return, or for the timeout.
  * The checked tasks are those spawned (by weft_go*, counted in
  * weft_num_tasks) with an id >= mark, except the caller itself.
  *
@@ -18,7 +20,9 @@
  * (weft__wait_exit), which moves on every task exit and every time the
  * runtime goes idle (weft__check_deadlock pokes it); each wake-up re-scans.
  * Only while a plain thread is blocked inside weft with a deadline (whose
- * return nobody signals) does it also re-scan every LEAK_PLAIN_RESCAN.
+ * return nobody signals) does it also re-scan every LEAK_PLAIN_RESCAN, and
+ * while a thread outside weft exists (whose exit nobody signals) from
+ * every millisecond backing off to LEAK_PLAIN_RESCAN.
  *
  * A task must not block its worker thread, and a task that keeps waking up
  * to look would keep the runtime from settling (each wake-up makes another
@@ -35,6 +39,7 @@ enum {
     LEAK_TASK_STEP_MIN = 1,   /* ms */
     LEAK_TASK_STEP = 16,      /* ms */
     LEAK_PLAIN_RESCAN = 200,  /* ms */
+    LEAK_OUTSIDE_FIRST = 1,   /* ms: first re-look while threads outside weft exist */
 };
 
 uint64_t weft_leak_mark(void) { return weft__next_task_id(); }
@@ -76,7 +81,9 @@ struct helper {
 static void *helper_main(void *p)
 {
     struct helper h = *(struct helper *)p; /* the caller's stack frame ends with our send */
+    weft__thread_known_push(); /* weft's own: it wakes only the caller, at the end */
     wait_on_thread(h.s, h.deadline);
+    weft__thread_known_pop();
     (void)weft_chan_send(h.verdict, NULL); /* cap 1: never blocks */
     weft_chan_release(h.verdict);
     return NULL;
@@ -104,6 +111,7 @@ static void wait_in_task(struct weft__diag_scan *s, int64_t deadline)
 static void wait_on_thread(struct weft__diag_scan *s, int64_t deadline)
 {
     weft__fetch_add_full(&weft__diag_leak_waiters, 1);
+    int64_t outside_step = LEAK_OUTSIDE_FIRST * WEFT_MS;
     for (;;) {
         /* The epoch is read before the scan: whatever happens after the
          * scan moves it, and the wait below returns at once. */
@@ -112,9 +120,19 @@ static void wait_on_thread(struct weft__diag_scan *s, int64_t deadline)
         int64_t now = weft_now();
         if (settled(s) || now >= deadline)
             break;
-        int64_t until = deadline;
-        if (!s->quiet_plain && deadline - now > LEAK_PLAIN_RESCAN * WEFT_MS)
-            until = now + LEAK_PLAIN_RESCAN * WEFT_MS;
+        /* Nobody signals the return of a plain thread blocked with a
+         * deadline, nor the exit of a thread outside weft: look again. */
+        int64_t step = WEFT_FOREVER;
+        if (!s->quiet_plain)
+            step = LEAK_PLAIN_RESCAN * WEFT_MS;
+        if (s->outside_threads) {
+            step = outside_step;
+            if (outside_step < LEAK_PLAIN_RESCAN * WEFT_MS)
+                outside_step *= 2;
+        } else {
+            outside_step = LEAK_OUTSIDE_FIRST * WEFT_MS;
+        }
+        int64_t until = deadline - now > step ? now + step : deadline;
         weft__wait_exit(epoch, until);
     }
     weft__fetch_add_full(&weft__diag_leak_waiters, (AO_t)-1);
@@ -145,6 +163,11 @@ static void print_report(FILE *out, const struct weft__diag_task *v, size_t n, s
     else if (s->quiescent)
         fprintf(out, "(waited %lld ms; nothing inside weft can wake %s)\n",
                 (long long)(waited / WEFT_MS), total == 1 ? "it" : "them");
+    else if (s->outside_threads)
+        fprintf(out, "(timed out after %lld ms; nothing inside weft can wake %s, but a thread "
+                     "outside weft might: join it before checking, or declare it with "
+                     "weft_thread_ignore)\n",
+                (long long)(waited / WEFT_MS), total == 1 ? "it" : "them");
     else
         fprintf(out, "(timed out after %lld ms)\n", (long long)(waited / WEFT_MS));
     for (size_t i = 0; i < n; i++)
@@ -160,12 +183,16 @@ size_t weft_leak_check(uint64_t mark, int64_t timeout, FILE *report)
     int64_t deadline = deadline_after(start, timeout);
     uint64_t self = weft_self();
     struct weft__diag_scan s = {.mark = mark, .self = self};
+    if (!self)
+        weft__thread_known_push(); /* it wakes no task until the check returns */
     if (deadline <= start)
         weft__diag_scan(&s); /* no waiting: one look */
     else if (self)
         wait_in_task(&s, deadline);
     else
         wait_on_thread(&s, deadline);
+    if (!self)
+        weft__thread_known_pop();
     if (s.checked == 0)
         return 0;
     /* Report what is alive now (a task may have returned since the scan). */
