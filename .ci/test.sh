@@ -2,12 +2,12 @@
 # test.sh — install what is missing, build, and run the whole test suite in
 # every configuration CI covers.  The README's test command; .ci/run calls it.
 #
-#   legs (WEFT_CI_LEGS, default all): release ucontext asan tsan aarch64 bench
+#   legs (WEFT_CI_LEGS, default all): release ucontext asan tsan tsan-gcc aarch64 bench
 #   WEFT_STRESS_SCALE  scales the stress tests (default 1)
 set -euo pipefail
 cd "$(dirname "$0")/.."
 root=$PWD
-legs=${WEFT_CI_LEGS:-"release ucontext asan tsan aarch64 bench"}
+legs=${WEFT_CI_LEGS:-"release ucontext asan tsan tsan-gcc aarch64 bench"}
 jobs=$(nproc)
 bash .ci/deps.sh clang libclang-rt-14-dev valgrind golang-go
 
@@ -48,6 +48,9 @@ for leg in $legs; do
     tsan)     # clang, ThreadSanitizer (fibers annotated)
       run_leg tsan env TSAN_OPTIONS=halt_on_error=1:second_deadlock_stack=1 \
         bash -c "$(declare -f build_and_test); root=$root jobs=$jobs build_and_test build-ci-tsan '-LE slow' -DCMAKE_C_COMPILER=clang -DWEFT_TSAN=ON" ;;
+    tsan-gcc) # gcc's ThreadSanitizer runtime (libtsan): other limits, other reports
+      run_leg tsan-gcc env TSAN_OPTIONS=halt_on_error=1:second_deadlock_stack=1 \
+        bash -c "$(declare -f build_and_test); root=$root jobs=$jobs build_and_test build-ci-tsan-gcc '-LE slow' -DCMAKE_C_COMPILER=gcc -DWEFT_TSAN=ON" ;;
     aarch64)  # cross-built, run under qemu-user
       if [ -f .ci/aarch64.sh ]; then run_leg aarch64 bash .ci/aarch64.sh; fi ;;
     bench)    # every benchmark runs once with tiny sizes (never asserts speed)

@@ -805,7 +805,7 @@ static void gated_leaky(void *p)
  * exactly the ones that stay blocked, and reports each of them. */
 static void test_leak_check_is_exact_with_10000_tasks_finishing_concurrently(void **state)
 {
-    enum { N = 10000, EVERY = 271 };
+    enum { N = WT_SCALED_TASKS(10000), EVERY = 271 };
     size_t expect = (N + EVERY - 1) / EVERY;
     uint64_t mark = weft_leak_mark();
     struct gate g = {weft_chan_make(0, 0), weft_chan_make(0, 0)};

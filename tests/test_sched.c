@@ -14,20 +14,9 @@
 
 /* ---- 100,000 spawns all run exactly once ---------------------------- */
 
-/* ThreadSanitizer keeps a fiber with its own trace buffers per live task:
- * 100 000 queued at once exhaust its mappings, so it checks 20 000. */
-#if defined(__SANITIZE_THREAD__)
-#define WT_TSAN_BUILD 1
-#elif defined(__has_feature)
-#if __has_feature(thread_sanitizer)
-#define WT_TSAN_BUILD 1
-#endif
-#endif
-#ifdef WT_TSAN_BUILD
-enum { SPAWNS = 20000 };
-#else
-enum { SPAWNS = 100000 };
-#endif
+/* Under ThreadSanitizer fewer (WT_MAX_LIVE_TASKS, testutil.h): a fiber per
+ * queued task exhausts its runtime first. */
+enum { SPAWNS = WT_SCALED_TASKS(100000) };
 static atomic_uchar ran[SPAWNS];
 static weft_chan *spawn_done;
 

@@ -418,12 +418,14 @@ struct sleeper {
     weft_chan *order;
     int64_t until, woke;
     int id;
+    weft_chan *gate; /* closed once every deadline is set */
 };
 
 static void sleeper_task(void *p)
 {
     struct sleeper *s = p;
-    int64_t until = s->until;
+    WT_CHECK_INT_EQ(weft_chan_recv(s->gate, NULL), EPIPE);
+    int64_t until = s->until; /* written before the close */
     WT_CHECK_INT_EQ(weft_sleep(until - weft_now()), 0);
     s->woke = weft_now();
     WT_CHECK_INT_EQ(weft_chan_send(s->order, &s->id), 0);
@@ -431,23 +433,31 @@ static void sleeper_task(void *p)
 
 /* Spawn N sleepers (in shuffled order) sleeping until base + id * gap and
  * collect the order they report in; every sleeper has woken when it
- * returns, and none before its deadline. */
+ * returns, and none before its deadline.  The sleepers wait at a gate
+ * until every one exists and base is set (spawning is slow under the
+ * sanitizers), so each has 50 ms to reach its sleep before the first
+ * deadline. */
 enum { SLEEPERS = 8 };
 static void run_sleepers(int64_t gap, int order[SLEEPERS], struct sleeper s[SLEEPERS])
 {
     const int perm[SLEEPERS] = {5, 2, 7, 0, 3, 6, 1, 4}; /* spawn order != wake order */
     weft_chan *ch = weft_chan_make(sizeof(int), SLEEPERS);
-    int64_t base = weft_now() + 10 * WEFT_MS;
+    weft_chan *gate = weft_chan_make(0, 0);
     for (int k = 0; k < SLEEPERS; k++) {
         int id = perm[k];
-        s[id] = (struct sleeper){ch, base + id * gap, 0, id};
+        s[id] = (struct sleeper){ch, 0, 0, id, gate};
         assert_int_equal(weft_go(sleeper_task, &s[id]), 0);
     }
+    int64_t base = weft_now() + 50 * WEFT_MS;
+    for (int id = 0; id < SLEEPERS; id++)
+        s[id].until = base + id * gap;
+    assert_int_equal(weft_chan_close(gate), 0);
     for (int i = 0; i < SLEEPERS; i++) {
         order[i] = -1;
         assert_int_equal(wt_recv_within(ch, &order[i], WT_LIVENESS_NS), 0);
     }
     weft_chan_release(ch);
+    weft_chan_release(gate);
     for (int i = 0; i < SLEEPERS; i++)
         if (s[i].woke < s[i].until)
             fail_msg("sleeper %d woke %" PRId64 " ns before its deadline", i,

@@ -60,6 +60,28 @@
  * far above any expected time: a correct runtime never gets near it). */
 #define WT_LIVENESS_NS (20 * WEFT_SEC)
 
+/* The most tasks a test keeps alive at once in this build (tests scale
+ * their big cases down to it).  ThreadSanitizer keeps a fiber with its own
+ * trace buffers per live task: clang's runtime runs out of mappings near
+ * 100 000 of them, and gcc's (libtsan) counts fibers as threads and dies
+ * above 8128 ("Thread limit exceeded"). */
+#if defined(__SANITIZE_THREAD__) && !defined(__clang__)
+#define WT_TSAN_BUILD 1
+#define WT_MAX_LIVE_TASKS 4000
+#elif defined(__SANITIZE_THREAD__)
+#define WT_TSAN_BUILD 1
+#define WT_MAX_LIVE_TASKS 20000
+#elif defined(__has_feature)
+#if __has_feature(thread_sanitizer)
+#define WT_TSAN_BUILD 1
+#define WT_MAX_LIVE_TASKS 20000
+#endif
+#endif
+#ifndef WT_MAX_LIVE_TASKS
+#define WT_MAX_LIVE_TASKS 1000000
+#endif
+#define WT_SCALED_TASKS(n) ((n) < WT_MAX_LIVE_TASKS ? (n) : WT_MAX_LIVE_TASKS)
+
 /* ------------------------------------------------------------------ */
 /* 1. Checks from tasks and helper threads                            */
 /* ------------------------------------------------------------------ */
