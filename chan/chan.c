@@ -302,6 +302,48 @@ int weft_chan_try_recv(weft_chan *c, void *out)
 
 /* ---- close ---------------------------------------------------------------- */
 
+/* Wake every waiter of q with "closed" (lock held): the whole queue is
+ * detached at once, then walked in chunks.  Each waiter's sudog and task
+ * live on its own stack, a page per task apart, so a close of thousands
+ * of waiters is a chain of cache and TLB misses: the first pass over a
+ * chunk only follows the links and prefetches each task's record, so that
+ * the claims and wake-ups of the second pass overlap their misses instead
+ * of paying them one after another behind each locked instruction.  Each
+ * task is made runnable at once (its park completed: we hold the lock it
+ * released after its switch) and queued in one batch (weft__readyq). */
+static void wake_all(weft_chan *c, weft__waitq *q, bool recv, struct weft__readyq *rq)
+{
+    enum { CHUNK = 32 };
+    weft__sudog *sg = (weft__sudog *)weft__load_relaxed(&q->first);
+    weft__store_relaxed(&q->first, 0);
+    q->last = NULL;
+    while (sg) {
+        weft__sudog *chunk[CHUNK];
+        int n = 0;
+        for (; sg && n < CHUNK; sg = sg->next) {
+            sg->queued = false; /* its owner's waitq_remove is a no-op now */
+            __builtin_prefetch(sg->task, 1);
+            chunk[n++] = sg;
+        }
+        for (int i = 0; i < n; i++) {
+            weft__sudog *s = chunk[i];
+            weft__task *t = s->task;
+            /* A select waiter may already have been won elsewhere (another
+             * channel, its deadline): then it is not ours to wake. */
+            if (s->is_select) {
+                if (!weft__claim(t))
+                    continue;
+                t->wait_data = s;
+            }
+            if (recv)
+                weft__chan_zero(c, s->elem);
+            s->success = false;
+            /* s is on t's stack: not touched once t is queued. */
+            weft__readyq_add(rq, t);
+        }
+    }
+}
+
 int weft_chan_close(weft_chan *c)
 {
     if (WEFT__UNLIKELY(!c))
@@ -314,23 +356,11 @@ int weft_chan_close(weft_chan *c)
     /* release: a lock-free reader that sees closed also sees the buffer
      * state that preceded it. */
     weft__store_rel(&c->closed, 1);
-    weft__sudog *wake = NULL, *sg;
-    while ((sg = weft__waitq_take(&c->recvq))) {
-        weft__chan_zero(c, sg->elem);
-        sg->success = false;
-        sg->next = wake;
-        wake = sg;
-    }
-    while ((sg = weft__waitq_take(&c->sendq))) {
-        sg->success = false;
-        sg->next = wake;
-        wake = sg;
-    }
+    struct weft__readyq rq;
+    weft__readyq_init(&rq, weft__cur_worker());
+    wake_all(c, &c->recvq, true, &rq);
+    wake_all(c, &c->sendq, false, &rq);
     weft__chan_unlock(c);
-    while (wake) {
-        sg = wake;
-        wake = sg->next; /* read before the owner can run and pop its stack */
-        weft__ready(sg->task);
-    }
+    weft__readyq_flush(&rq);
     return 0;
 }

@@ -215,6 +215,26 @@ extern bool weft__canary_in_use;
 /* Make a parked task runnable (or wake a parked plain thread). */
 void weft__ready(weft__task *t);
 
+/* Many tasks made runnable at once (a close or a cancel waking every
+ * waiter): weft__readyq_add stores each task's state and queues it on the
+ * caller's run queue while it has room, chaining the rest (and plain
+ * threads, whose wake is a syscall) for weft__readyq_flush, which puts the
+ * chain on the global queue in one lock round, wakes the threads and wakes
+ * an idle worker once for the whole batch.  Adding may be done under the
+ * lock that made the waiters' decision (each added task has parked: its
+ * registers are saved); flush after releasing it.  w: weft__cur_worker()
+ * of the caller, NULL on a plain thread (or in the scheduler context). */
+struct weft__readyq {
+    struct weft__worker *w;
+    weft__task *head, *tail; /* tasks that did not fit the local run queue */
+    size_t n;
+    weft__task *threads;     /* plain threads to wake */
+    size_t tasks;            /* tasks added (queued here or chained) */
+};
+void weft__readyq_init(struct weft__readyq *q, struct weft__worker *w);
+void weft__readyq_add(struct weft__readyq *q, weft__task *t);
+void weft__readyq_flush(struct weft__readyq *q);
+
 /* Hot-path forms for code that already looked the worker up (it must not
  * reuse w after the call: the task may resume on another worker).  w is
  * weft__cur_worker(), self its running task; w NULL means a plain thread. */

@@ -239,6 +239,51 @@ void weft__ready_on(weft__worker *w, weft__task *t)
     weft__wakep();
 }
 
+void weft__readyq_init(struct weft__readyq *q, weft__worker *w)
+{
+    /* In the scheduler context (a timer callback) there is no running task
+     * to queue behind: use the global queue, as weft__ready_on does. */
+    *q = (struct weft__readyq){.w = w && w->cur ? w : NULL};
+}
+
+void weft__readyq_add(struct weft__readyq *q, weft__task *t)
+{
+    if (t->is_thread) {
+        t->next = q->threads; /* unused by a thread's stand-in otherwise */
+        q->threads = t;
+        return;
+    }
+    /* release: the waker's hand-off writes happen-before the task runs
+     * (the run queue's release store of tail, or the global queue's lock,
+     * publishes the state to whoever dequeues it). */
+    weft__store_rel(&t->state, WEFT__TASK_RUNNABLE);
+    q->tasks++;
+    if (q->w && weft__runq_put(q->w, t))
+        return;
+    t->next = NULL;
+    if (q->tail)
+        q->tail->next = t;
+    else
+        q->head = t;
+    q->tail = t;
+    q->n++;
+}
+
+void weft__readyq_flush(struct weft__readyq *q)
+{
+    if (q->n)
+        weft__gq_put_batch(q->head, q->tail, q->n);
+    for (weft__task *t = q->threads, *nx; t; t = nx) {
+        nx = t->next; /* read before the thread can run and reuse its record */
+        weft__ready_on(q->w, t);
+    }
+    /* One wake-up for the batch: a woken worker that finds work wakes the
+     * next (the spinning rule in worker.c), so several get going as needed. */
+    if (q->tasks)
+        weft__wakep();
+    *q = (struct weft__readyq){.w = q->w};
+}
+
 void weft_yield(void)
 {
     weft__worker *w = weft__cur_worker();
