@@ -11,13 +11,30 @@
  * frames, so a parked task whose frames are shallow touches a single page
  * for its record and its frames together.
  *
+ * Cache colouring.  Slots are a power of two apart, so records (and the
+ * sudogs just below them) at one offset in every slot would all fall into
+ * the same few sets of every cache level: with an L2 indexed by address
+ * bits 6..15 a 64 KiB stride leaves one set for all of them, and an L3
+ * indexed up to bit 20 has 32 — a close or cancel waking thousands of
+ * tasks then missed to DRAM (and a page walk) for every record it touched,
+ * microseconds per task on a VM.  Each default-size stack therefore moves
+ * its record down by a colour (0..WEFT__COLOURS-1 cache lines, from the
+ * slot's index), keeping record and shallow frames within the top page.
+ *
  * Stacks of the default size are carved from slabs of many slots, one mmap
  * each, so a million stacks do not need a million mappings
- * (vm.max_map_count is 65530 on a stock kernel).  Guard pages, best first:
- *   1. MADV_GUARD_INSTALL (Linux >= 6.13): a page-table marker, no mapping;
- *   2. mprotect(PROT_NONE), which splits the slab mapping — used only while
- *      the mapping budget derived from vm.max_map_count allows;
+ * (vm.max_map_count is 65530 on a stock kernel).  Guard pages, in order:
+ *   1. mprotect(PROT_NONE) of the still untouched guard page, which splits
+ *      the slab mapping (two more mappings per stack) — while the budget
+ *      derived from vm.max_map_count lasts (about 28 000 stacks);
+ *   2. MADV_GUARD_INSTALL (Linux >= 6.13): a page-table marker, no mapping,
+ *      installed for a whole slab in one process_madvise(2) call;
  *   3. a canary at the low end of the stack, checked at every switch.
+ * mprotect comes first because on a page that was never touched it changes
+ * no page-table entry and so flushes no TLB, while a marker install does
+ * flush: on a shadow-paging hypervisor (PVM, where this was measured) a
+ * flush costs every page touched before it about 4 µs on its next access,
+ * so 100 000 tasks parked on fresh stacks took 0.4 s longer to wake.
  *
  * Freed stacks go to the worker's cache (hot, LIFO); past its size, half of
  * it moves to a global warm pool in one lock round.  Pages go back to the
@@ -30,6 +47,8 @@
 #include <errno.h>
 #include <string.h>
 #include <sys/mman.h>
+#include <sys/syscall.h>
+#include <sys/uio.h>
 #include <unistd.h>
 
 #include "sanitize.h"
@@ -49,6 +68,7 @@ enum {
     WEFT__WARM_KEEP = 1024,         /* warm stacks kept before trimming */
     WEFT__SLAB_BYTES = 8 << 20,
     WEFT__POOL_RESERVE_MAX = 1024,
+    WEFT__COLOURS = 32,             /* cache lines the task record is spread over */
 };
 static const uint64_t WEFT__CANARY = 0x77656674c0ffee77ull;
 
@@ -76,10 +96,12 @@ static struct {
     struct weft__stack *cold;   /* default-size stacks, pages returned */
     size_t page;
     bool madv_guard;            /* MADV_GUARD_INSTALL works here */
+
     long mprotect_budget;       /* guards we may still mprotect */
     size_t slot_size, usable;   /* for the current default size */
     unsigned char *slab_next, *slab_end;
-    bool slab_guarded;          /* guards pre-installed in the current slab */
+    unsigned char *slab_prot_end; /* current slab: slots below are mprotect-guarded */
+    bool slab_marked;           /* current slab: the slots above carry markers */
 } G = {.lock = WEFT__LOCK_INIT};
 
 /* Bytes reserved at the top of every stack. */
@@ -120,6 +142,7 @@ int weft__stack_global_init(void)
         }
     }
     munmap(probe, 2 * G.page);
+
     /* Each mprotected guard splits its slab mapping in up to three. */
     G.mprotect_budget = (read_max_map_count() - 8192) / 2;
     if (G.mprotect_budget < 0)
@@ -130,19 +153,67 @@ int weft__stack_global_init(void)
 static void spill_cache(struct weft__stackcache *c);
 static void refill_cache(struct weft__stackcache *c);
 
+/* madvise(advice) on each of n ranges in one process_madvise(2) call on a
+ * pidfd opened for this very call (a descriptor kept open could be closed
+ * or inherited by a forked child: advice must never reach another
+ * process's memory).  false where that is not supported here (older
+ * kernels, emulators), and the caller advises range by range. */
+static bool madvise_batch(const struct iovec *iov, int n, int advice)
+{
+    size_t want = 0;
+    for (int i = 0; i < n; i++)
+        want += iov[i].iov_len;
+    int pidfd = (int)syscall(SYS_pidfd_open, getpid(), 0);
+    if (pidfd < 0)
+        return false;
+    long r = syscall(SYS_process_madvise, pidfd, iov, (size_t)n, advice, 0);
+    close(pidfd);
+    return r == (long)want;
+}
+
+/* One mprotect guard from the budget (G.lock held). */
+static bool mprotect_guard(unsigned char *page)
+{
+    if (G.mprotect_budget <= 0 || mprotect(page, G.page, PROT_NONE) != 0)
+        return false;
+    G.mprotect_budget--;
+    return true;
+}
+
+/* Guard markers on the first page of each of n slots from base, in as few
+ * system calls as process_madvise allows (one per 1024 slots; one madvise
+ * each where it is missing).  true if every one went in. */
+static bool marker_guards(unsigned char *base, size_t slot_size, size_t n)
+{
+    enum { IOV_MAX_BATCH = 1024 };
+    size_t done = 0;
+    while (done < n) {
+        struct iovec iov[IOV_MAX_BATCH];
+        size_t k = n - done < IOV_MAX_BATCH ? n - done : IOV_MAX_BATCH;
+        for (size_t i = 0; i < k; i++)
+            iov[i] = (struct iovec){base + (done + i) * slot_size, G.page};
+        if (!madvise_batch(iov, (int)k, MADV_GUARD_INSTALL))
+            break; /* not supported here, or partial: finish one by one */
+        done += k;
+    }
+    for (; done < n; done++)
+        if (madvise(base + done * slot_size, G.page, MADV_GUARD_INSTALL) != 0)
+            return false;
+    return true;
+}
+
+/* The guard of a dedicated (own mapping) stack. */
 static void install_guard(struct weft__stack *s)
 {
-    if (G.madv_guard && madvise(s->slot_lo, G.page, MADV_GUARD_INSTALL) == 0) {
-        s->guard = GUARD_MADVISE;
+    weft__lock_acquire(&G.lock);
+    bool prot = mprotect_guard(s->slot_lo);
+    weft__lock_release(&G.lock);
+    if (prot) {
+        s->guard = GUARD_MPROTECT;
         return;
     }
-    weft__lock_acquire(&G.lock);
-    bool may = G.mprotect_budget > 0;
-    if (may)
-        G.mprotect_budget--;
-    weft__lock_release(&G.lock);
-    if (may && mprotect(s->slot_lo, G.page, PROT_NONE) == 0) {
-        s->guard = GUARD_MPROTECT;
+    if (G.madv_guard && madvise(s->slot_lo, G.page, MADV_GUARD_INSTALL) == 0) {
+        s->guard = GUARD_MADVISE;
         return;
     }
     s->guard = GUARD_CANARY;
@@ -165,7 +236,7 @@ static struct weft__stack *handle_of(unsigned char *slot_lo, size_t slot_size)
 static struct weft__stack *carve(size_t slot_size, bool dedicated)
 {
     unsigned char *lo;
-    bool guarded = false;
+    int kind = 0; /* enum guard_kind already in place, 0: none yet */
     if (dedicated) {
         lo = weft__mmap(slot_size, MAP_PRIVATE | MAP_ANONYMOUS | MAP_NORESERVE | MAP_STACK);
         if (lo == MAP_FAILED)
@@ -185,18 +256,21 @@ static struct weft__stack *carve(size_t slot_size, bool dedicated)
             /* One touched page per stack is the point: never let a
              * transparent huge page back 2 MiB of stacks. */
             madvise(slab, n * slot_size, MADV_NOHUGEPAGE);
-            /* Guard markers go in while the slab is untouched: no page is
-             * mapped yet, so installing them flushes nothing. */
-            if (G.madv_guard)
-                for (size_t i = 0; i < n; i++)
-                    madvise((unsigned char *)slab + i * slot_size, G.page, MADV_GUARD_INSTALL);
+            /* Guards go in while the slab is untouched (see the top of
+             * the file): mprotect while the budget lasts, markers for the
+             * rest in one batch. */
+            unsigned char *b = slab;
+            size_t k = 0;
+            while (k < n && mprotect_guard(b + k * slot_size))
+                k++;
+            G.slab_prot_end = b + k * slot_size;
+            G.slab_marked = k < n && G.madv_guard && marker_guards(b + k * slot_size, slot_size, n - k);
             G.slab_next = slab;
             G.slab_end = (unsigned char *)slab + n * slot_size;
-            G.slab_guarded = G.madv_guard;
         }
         lo = G.slab_next;
         G.slab_next += slot_size;
-        guarded = G.slab_guarded;
+        kind = lo < G.slab_prot_end ? GUARD_MPROTECT : G.slab_marked ? GUARD_MADVISE : 0;
         weft__lock_release(&G.lock);
     }
     struct weft__stack *s = handle_of(lo, slot_size);
@@ -205,12 +279,16 @@ static struct weft__stack *carve(size_t slot_size, bool dedicated)
     s->slot_size = slot_size;
     s->usable = slot_size - G.page;
     s->dedicated = dedicated;
-    if (guarded)
-        s->guard = GUARD_MADVISE;
-    else
+    if (kind)
+        s->guard = (unsigned char)kind;
+    else if (dedicated)
         install_guard(s);
+    else {
+        s->guard = GUARD_CANARY;
+        weft__canary_in_use = true;
+    }
 #ifdef WEFT_VALGRIND
-    s->valgrind_id = VALGRIND_STACK_REGISTER(lo + G.page, lo + G.page + usable);
+    s->valgrind_id = VALGRIND_STACK_REGISTER(lo + G.page, lo + G.page + s->usable);
 #endif
     return s;
 }
@@ -265,11 +343,13 @@ void *weft__stack_alloc(size_t size, size_t reserve, void **lo, size_t *usable,
      * frames (stale redzones): clear it before anything is written. */
     WEFT__ASAN_UNPOISON(s->slot_lo + G.page, s->usable - sizeof(struct weft__stack));
     arm_canary(s);
+    /* Colour: consecutive slots of a slab get consecutive line offsets. */
+    size_t colour = pooled ? ((uintptr_t)s->slot_lo / s->slot_size) % WEFT__COLOURS * 64 : 0;
     *lo = s->slot_lo + G.page;
-    *usable = s->usable - top;
+    *usable = s->usable - top - colour;
     *handle = s;
     /* The task record sits right above the usable stack. */
-    return s->slot_lo + G.page + s->usable - top;
+    return s->slot_lo + G.page + s->usable - top - colour;
 }
 
 void weft__stack_free(struct weft__stack *s)
@@ -337,28 +417,45 @@ static void refill_cache(struct weft__stackcache *c)
 
 /* Return the pages of warm stacks beyond WEFT__WARM_KEEP to the kernel, at
  * most max of them per call.  Called by idle workers and the monitor. */
+/* Return the pages of up to max warm stacks beyond WEFT__WARM_KEEP, in
+ * one system call per batch: each call flushes the TLB of every CPU the
+ * process runs on (and, on a shadow-paging hypervisor, makes every page's
+ * next access slow; see the top of the file), so stacks are trimmed
+ * together rather than one call each. */
 void weft__stack_trim(int max)
 {
-    while (max-- > 0) {
-        if (weft__load_relaxed(&G.nwarm) <= WEFT__WARM_KEEP)
-            return;
+    enum { TRIM_BATCH = 256 };
+    while (max > 0 && weft__load_relaxed(&G.nwarm) > WEFT__WARM_KEEP) {
+        struct weft__stack *batch[TRIM_BATCH];
+        int n = 0;
         weft__lock_acquire(&G.lock);
-        struct weft__stack *s = NULL;
-        if (G.nwarm > WEFT__WARM_KEEP && (s = G.warm)) {
-            G.warm = s->next;
+        while (n < max && n < TRIM_BATCH && G.nwarm > WEFT__WARM_KEEP && G.warm) {
+            batch[n++] = G.warm;
+            G.warm = G.warm->next;
             weft__store_relaxed(&G.nwarm, G.nwarm - 1);
         }
         weft__lock_release(&G.lock);
-        if (!s)
+        if (n == 0)
             return;
-        /* Keep the top page, which holds this handle.  Guard markers
+        max -= n;
+        /* Keep each top page, which holds the handle.  Guard markers
          * survive MADV_DONTNEED. */
-        size_t top_page_off = (s->slot_size - sizeof(struct weft__stack)) & ~(G.page - 1);
-        if (top_page_off > G.page)
-            madvise(s->slot_lo + G.page, top_page_off - G.page, MADV_DONTNEED);
+        struct iovec iov[TRIM_BATCH];
+        int k = 0;
+        for (int i = 0; i < n; i++) {
+            struct weft__stack *s = batch[i];
+            size_t top_page_off = (s->slot_size - sizeof(struct weft__stack)) & ~(G.page - 1);
+            if (top_page_off > G.page)
+                iov[k++] = (struct iovec){s->slot_lo + G.page, top_page_off - G.page};
+        }
+        if (k && !madvise_batch(iov, k, MADV_DONTNEED))
+            for (int i = 0; i < k; i++)
+                madvise(iov[i].iov_base, iov[i].iov_len, MADV_DONTNEED);
         weft__lock_acquire(&G.lock);
-        s->next = G.cold;
-        G.cold = s;
+        for (int i = 0; i < n; i++) {
+            batch[i]->next = G.cold;
+            G.cold = batch[i];
+        }
         weft__lock_release(&G.lock);
     }
 }
