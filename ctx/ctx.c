@@ -539,6 +539,12 @@ int weft__ctx_wait_begin(weft_ctx *ctx, weft__ctx_waiter *w, weft__task *self)
 
 void weft__ctx_wait_unlock(weft__ctx_waiter *w) { weft__lock_release(&w->c->lock); }
 
+void weft__ctx_wait_drop(weft__ctx_waiter *w)
+{
+    /* c->lock held since wait_begin: nobody can have fired w. */
+    waiter_unlink(w->c, w);
+}
+
 void weft__ctx_wait_end(weft__ctx_waiter *w)
 {
     if (!w->locked)
@@ -597,5 +603,18 @@ size_t weft__ctx_children(weft_ctx *ctx)
     for (weft_ctx *k = ctx->kids; k; k = k->sib_next)
         n++;
     weft__lock_release(&ctx->lock);
+    return n;
+}
+
+size_t weft__ctx_waiters(weft_ctx *ctx)
+{
+    weft_ctx *c = ctx ? ctx->canc : NULL;
+    if (!c)
+        return 0;
+    size_t n = 0;
+    weft__lock_acquire(&c->lock);
+    for (weft__ctx_waiter *w = c->waiters; w; w = w->next)
+        n++;
+    weft__lock_release(&c->lock);
     return n;
 }

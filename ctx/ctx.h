@@ -31,9 +31,16 @@ typedef struct weft__ctx_waiter {
  *    registered: wait without it);
  *  - 0 with w->locked true: registered, and the context's lock is held;
  *    the caller must release it with weft__ctx_wait_unlock (normally from
- *    its park unlock function) and, once awake, call weft__ctx_wait_end. */
+ *    its park unlock function) and, once awake, call weft__ctx_wait_end.
+ *    A caller that decides not to park must first weft__ctx_wait_drop:
+ *    released with w still linked, the lock lets a cancel claim and ready
+ *    a task that is running. */
 int weft__ctx_wait_begin(struct weft_ctx *ctx, weft__ctx_waiter *w, weft__task *self);
 void weft__ctx_wait_unlock(weft__ctx_waiter *w);
+/* The context's lock still held since wait_begin: unlink w without
+ * parking.  Then release the lock with weft__ctx_wait_unlock; there is no
+ * weft__ctx_wait_end to call. */
+void weft__ctx_wait_drop(weft__ctx_waiter *w);
 /* Unlink w if the cancel path has not.  After it, w->fired and w->err are
  * stable. */
 void weft__ctx_wait_end(weft__ctx_waiter *w);
@@ -46,9 +53,11 @@ int weft__ctx_park_until(struct weft_ctx *ctx, int64_t deadline);
  * never be done and weft_ctx_done(ctx) is NULL by design. */
 bool weft__ctx_can_be_done(struct weft_ctx *ctx);
 
-/* Diagnostics and tests: contexts allocated and not yet freed, and the
- * cancelable children linked under ctx right now. */
+/* Diagnostics and tests: contexts allocated and not yet freed, the
+ * cancelable children linked under ctx right now, and the waiter records
+ * linked into ctx's cancelable context (ctx->canc) right now. */
 size_t weft__ctx_live(void);
 size_t weft__ctx_children(struct weft_ctx *ctx);
+size_t weft__ctx_waiters(struct weft_ctx *ctx);
 
 #endif

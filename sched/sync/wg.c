@@ -252,6 +252,9 @@ int weft__wg_wait_why(weft_wg *wg, enum weft__wait why, const void *obj)
  * context's lock held).  It parks holding both locks, released after its
  * switch, so neither waker can see it before it is parked.  Each waker
  * must win weft__claim(task) before readying it, so exactly one does.
+ * If the counter is zero once both locks are held, it does not park and
+ * unlinks from the context before releasing that lock: a waiter left
+ * linked while it runs could be claimed and readied by a cancel.
  * Lock order: context lock → wg lock (nobody else holds both).
  *
  * This is select's discipline without a channel: a one-shot waiter record
@@ -295,9 +298,13 @@ int weft_wg_wait_ctx(weft_wg *wg, weft_ctx *ctx)
         return weft_wg_wait(wg); /* ctx can never be done */
     weft__lock_acquire(wg_lock(wg));
     if (!wg_mark_waiting(wg)) {
+        /* The counter reached zero after the check above: leave without
+         * parking.  Unlink from the context before its lock goes: a cancel
+         * that took the lock and found us would win the claim and ready
+         * this task while it runs, putting it on two workers at once. */
         weft__lock_release(wg_lock(wg));
+        weft__ctx_wait_drop(&cw);
         weft__ctx_wait_unlock(&cw);
-        weft__ctx_wait_end(&cw);
         return 0;
     }
     struct wg_waiter me = {.task = self, .claim = true};
