@@ -208,7 +208,6 @@ static int chan_send(weft_chan *c, const void *elem, bool block)
     }
     weft__sudog me = {.task = self, .elem = (void *)elem, .chan = c};
     weft__waitq_push(&c->sendq, &me);
-    weft__chan_publish(c);
     weft__park_on(w, self, WEFT__WAIT_CHAN_SEND, c, &c->lock);
     /* Woken by a receiver (success) or by close. */
     return me.success ? 0 : EPIPE;
@@ -266,7 +265,6 @@ static int chan_recv(weft_chan *c, void *out, bool block)
     }
     weft__sudog me = {.task = self, .elem = out, .chan = c};
     weft__waitq_push(&c->recvq, &me);
-    weft__chan_publish(c);
     weft__park_on(w, self, WEFT__WAIT_CHAN_RECV, c, &c->lock);
     if (me.success)
         return 0;

@@ -11,11 +11,13 @@
  * Fields that fast paths read without the lock (closed, qcount, the queue
  * heads) are atomic words written only under the lock.
  *
- * seq is a sequence count (a seqlock without its own lock): odd while a
- * holder of c->lock may be changing that state, even once it is published.
- * A non-blocking select reads every channel's seq, their states, then every
- * seq again: equal even values prove all the states held at one instant,
- * so its "nothing ready" answer is linearisable without taking a lock.
+ * The lock word doubles as a sequence count (internal.h): held while a
+ * holder may be changing that state, and moved by every release.  A
+ * non-blocking select reads every channel's lock word, their states, then
+ * every word again: the same free words prove all the states held at one
+ * instant, so its "nothing ready" answer is linearisable without taking a
+ * lock.  (A holder parks with the lock held and has it released after its
+ * switch, so for that moment readers see it held and take the locked way.)
  */
 #ifndef WEFT_CHAN_H
 #define WEFT_CHAN_H
@@ -49,7 +51,6 @@ struct weft_chan {
     size_t sendx, recvx;   /* ring indices */
     unsigned char *buf;
     weft__waitq recvq, sendq;
-    weft__aword seq;       /* see above */
     weft__aword refs;
     bool orphaned;         /* last reference dropped while tasks waited */
     const char *file;      /* creation site */
@@ -60,22 +61,12 @@ struct weft_chan {
 static inline void weft__chan_lock(weft_chan *c)
 {
     weft__lock_acquire(&c->lock);
-    weft__store_relaxed(&c->seq, weft__load_relaxed(&c->seq) + 1);
-    /* The odd count must be visible before any state change it covers. */
+    /* The held word must be visible before any state change it covers (an
+     * acquire RMW orders later loads, not later stores, on every machine:
+     * this is the seqlock writer's barrier; free on x86). */
     AO_nop_write();
 }
-/* Publish the state (seq even again) while keeping the lock: for a holder
- * about to park, whose lock is released after its switch. */
-static inline void weft__chan_publish(weft_chan *c)
-{
-    /* release: the state changes happen-before the even count. */
-    weft__store_rel(&c->seq, weft__load_relaxed(&c->seq) + 1);
-}
-static inline void weft__chan_unlock(weft_chan *c)
-{
-    weft__chan_publish(c);
-    weft__lock_release(&c->lock);
-}
+static inline void weft__chan_unlock(weft_chan *c) { weft__lock_release(&c->lock); }
 
 /* ---- wait queues (lock held) ---- */
 

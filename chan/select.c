@@ -156,15 +156,15 @@ static inline bool maybe_ready(const weft_case *k)
 }
 
 /* Go's `select { ... default: }` when nothing is ready, without locks: read
- * every channel's seq, check that no case can proceed, read every seq
- * again.  Unchanged even counts mean no channel's state moved between its
- * two reads; all first reads precede all second reads, so at the last
- * first read every channel was as observed, with no case ready — the
- * moment the select linearises at.  Any doubt sends the caller to the
+ * every channel's lock word (chan.h), check that no case can proceed, read
+ * every word again.  Unchanged free words mean no channel's state moved
+ * between its two reads; all first reads precede all second reads, so at
+ * the last first read every channel was as observed, with no case ready —
+ * the moment the select linearises at.  Any doubt sends the caller to the
  * locked path, which decides exactly. */
 static bool nothing_ready_snapshot(weft_case *cases, size_t n)
 {
-    AO_t seq[WEFT__SELECT_INLINE];
+    unsigned seq[WEFT__SELECT_INLINE];
     size_t m = 0;
     for (size_t i = 0; i < n; i++) {
         weft_chan *c = cases[i].chan;
@@ -172,8 +172,9 @@ static bool nothing_ready_snapshot(weft_case *cases, size_t n)
             continue;
         if (m == WEFT__SELECT_INLINE)
             return false;
-        AO_t v = weft__load_acq(&c->seq);
-        if ((v & 1) || maybe_ready(&cases[i]))
+        /* acquire: the state loads below come after it. */
+        unsigned v = weft__iload_acq(&c->lock.word);
+        if ((v & WEFT__LOCK_HELD) || maybe_ready(&cases[i]))
             return false;
         seq[m++] = v;
     }
@@ -181,7 +182,7 @@ static bool nothing_ready_snapshot(weft_case *cases, size_t n)
     m = 0;
     for (size_t i = 0; i < n; i++) {
         weft_chan *c = cases[i].chan;
-        if (c && weft__load_acq(&c->seq) != seq[m++])
+        if (c && weft__iload_acq(&c->lock.word) != seq[m++])
             return false;
     }
     return true;

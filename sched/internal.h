@@ -39,27 +39,49 @@ __attribute__((noreturn, format(printf, 3, 4))) void weft__panic(const char *fil
 /* Locks: a futex mutex that spins briefly first (sched/lock.c).       */
 /* Critical sections in weft are a few dozen instructions; the futex   */
 /* path only matters when a holder was preempted by the OS.            */
+/*                                                                     */
+/* The word is also a sequence count, so that lock-free readers can    */
+/* tell whether anything a holder guards changed under them (a non-    */
+/* blocking select's snapshot, chan/select.c): bit 0 held, bit 1 a     */
+/* sleeper may wait on the futex, bits 2.. count the releases.  Each   */
+/* release adds 3, which clears bit 0 and carries one into the count   */
+/* with bit 1 kept.  A reader that sees the same even word before and  */
+/* after its reads saw no holder at work in between (2^30 releases     */
+/* would have to fit into its few loads for the count to come round).  */
 /* ------------------------------------------------------------------ */
 typedef struct weft__lock {
-    weft__aint word; /* 0 free, 1 held, 2 held with sleepers */
+    weft__aint word; /* count << 2 | sleepers << 1 | held */
 } weft__lock;
 #define WEFT__LOCK_INIT {0}
+#define WEFT__LOCK_HELD 1u
+#define WEFT__LOCK_SLEEPERS 2u
 
 void weft__lock_slow(weft__lock *l);
 void weft__unlock_slow(weft__lock *l);
+static inline bool weft__lock_try(weft__lock *l)
+{
+    /* relaxed: only a hint for the CAS, which decides (acquire: the
+     * critical section must not float above the lock). */
+    unsigned v = weft__iload_relaxed(&l->word);
+    return !(v & WEFT__LOCK_HELD) && weft__icas_acq(&l->word, v, v | WEFT__LOCK_HELD);
+}
 static inline void weft__lock_acquire(weft__lock *l)
 {
-    /* acquire: the critical section must not float above the lock. */
-    if (WEFT__UNLIKELY(!weft__icas_acq(&l->word, 0, 1)))
+    if (WEFT__UNLIKELY(!weft__lock_try(l)))
         weft__lock_slow(l);
 }
-static inline bool weft__lock_try(weft__lock *l) { return weft__icas_acq(&l->word, 0, 1); }
 static inline void weft__lock_release(weft__lock *l)
 {
-    /* release: the critical section happens-before the next holder's.  A
-     * word that was 2 (sleepers) is cleared and a sleeper woken. */
-    if (WEFT__UNLIKELY(AO_int_fetch_and_sub1_release(&l->word) != 1))
+    /* release: the critical section happens-before the next holder's (and
+     * before a reader's second look at the word).  A sleeper is woken. */
+    if (WEFT__UNLIKELY(AO_int_fetch_and_add_release(&l->word, 3) & WEFT__LOCK_SLEEPERS))
         weft__unlock_slow(l);
+}
+/* Held right now?  (acquire: a caller that sees it free also sees what
+ * the last holder did.) */
+static inline bool weft__lock_held(weft__lock *l)
+{
+    return weft__iload_acq(&l->word) & WEFT__LOCK_HELD;
 }
 
 /* Futex wrappers (sched/lock.c).  timeout_abs: absolute CLOCK_MONOTONIC ns,
@@ -154,8 +176,41 @@ int weft__ensure_init(void);
  * on first use).  Never NULL except when out of memory at first use.  Not
  * inlinable: a thread-local address must not be cached across a switch. */
 weft__task *weft__current(void);
-/* The current worker, or NULL on a thread that is not a worker. */
-struct weft__worker *weft__cur_worker(void);
+/* The current worker, or NULL on a thread that is not a worker.
+ *
+ * It is read afresh at every call: after a switch the same code may run on
+ * another thread, and a compiler is free to keep the address of a thread-
+ * local variable (or the thread pointer) in a register across calls, which
+ * is exactly what must not happen here.  On x86-64 and aarch64 the read is
+ * one asm volatile load relative to the thread register itself (%fs /
+ * tpidr_el0), which the compiler can neither merge with another nor move
+ * across the switch (a call, with side effects as unknown as its own);
+ * the variable is initial-exec (worker.c) so its offset is a link-time
+ * constant found through the GOT.  Elsewhere, a call that cannot be
+ * inlined does the same job. */
+extern __thread struct weft__worker *weft__tls_worker;
+struct weft__worker *weft__cur_worker_slow(void);
+static inline struct weft__worker *weft__cur_worker(void)
+{
+#if defined(__x86_64__)
+    struct weft__worker *w;
+    __asm__ __volatile__("movq weft__tls_worker@gottpoff(%%rip), %0\n\t"
+                         "movq %%fs:(%0), %0"
+                         : "=r"(w));
+    return w;
+#elif defined(__aarch64__)
+    struct weft__worker *w;
+    uintptr_t tp, off;
+    __asm__ __volatile__("mrs %1, tpidr_el0\n\t"
+                         "adrp %2, :gottprel:weft__tls_worker\n\t"
+                         "ldr %2, [%2, #:gottprel_lo12:weft__tls_worker]\n\t"
+                         "ldr %0, [%1, %2]"
+                         : "=r"(w), "=&r"(tp), "=&r"(off));
+    return w;
+#else
+    return weft__cur_worker_slow();
+#endif
+}
 
 /* Park the caller until weft__ready() is called for it.  lk, if not NULL, is
  * released only after the caller's registers are saved, so a waker that

@@ -2,9 +2,13 @@
  * lock.c — futex-backed mutex for weft's short critical sections, the futex
  * wrappers, and the internal panic.
  *
- * Lock word: 0 free, 1 held, 2 held and someone may sleep on the futex
- * (Drepper, "Futexes are tricky", mutex #3).  We spin a little first since
- * holders run only a few dozen instructions.
+ * Lock word (internal.h): bit 0 held, bit 1 someone may sleep on the
+ * futex, the rest a release count.  Drepper's mutex #3 ("Futexes are
+ * tricky") with the count beside it: a thread that slept takes the lock
+ * with the sleepers bit set again, since others may still sleep and the
+ * releaser that woke it cleared the bit; a futex wait whose word moved in
+ * the meantime (a release, a new sleeper) returns at once and retries.  We
+ * spin a little first since holders run only a few dozen instructions.
  */
 #include <errno.h>
 #include <linux/futex.h>
@@ -49,19 +53,35 @@ void weft__futex_wake(weft__aint *word, int n)
 void weft__lock_slow(weft__lock *l)
 {
     for (int i = 0; i < WEFT__LOCK_SPINS; i++) {
-        if (weft__iload_relaxed(&l->word) == 0 && weft__icas_acq(&l->word, 0, 1))
+        if (weft__lock_try(l))
             return;
         weft__cpu_relax();
     }
-    /* Mark the lock contended; whoever held it will wake one sleeper. */
-    while (weft__ixchg_full(&l->word, 2) != 0)
-        weft__futex_wait(&l->word, 2, WEFT_FOREVER);
+    for (;;) {
+        unsigned v = weft__iload_relaxed(&l->word);
+        if (!(v & WEFT__LOCK_HELD)) {
+            /* acquire: as weft__lock_try.  Sleepers marked: see above. */
+            if (weft__icas_acq(&l->word, v, v | WEFT__LOCK_HELD | WEFT__LOCK_SLEEPERS))
+                return;
+            continue;
+        }
+        /* full: the mark must be in the word before we sleep on it, so
+         * the holder's release sees it and wakes us. */
+        if (!(v & WEFT__LOCK_SLEEPERS) && !weft__icas_full(&l->word, v, v | WEFT__LOCK_SLEEPERS))
+            continue;
+        weft__futex_wait(&l->word, v | WEFT__LOCK_SLEEPERS, WEFT_FOREVER);
+    }
 }
 
 void weft__unlock_slow(weft__lock *l)
 {
-    /* The word was 2: sleepers may wait on it.  Free it and wake one. */
-    weft__istore_rel(&l->word, 0);
+    /* Released with the sleepers bit set: clear it and wake one, who
+     * sets it again when it takes the lock (others may still sleep). */
+    unsigned v;
+    do
+        v = weft__iload_relaxed(&l->word);
+    while ((v & WEFT__LOCK_SLEEPERS) &&
+           !weft__icas_full(&l->word, v, v & ~WEFT__LOCK_SLEEPERS));
     weft__futex_wake(&l->word, 1);
 }
 

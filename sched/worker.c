@@ -20,7 +20,11 @@
 
 weft__sched weft__S;
 
-static __thread weft__worker *tls_worker;
+/* The worker running on this thread (NULL on other threads).  Initial-exec
+ * so that weft__cur_worker can read it with one instruction relative to the
+ * thread pointer (internal.h). */
+__thread weft__worker *weft__tls_worker __attribute__((tls_model("initial-exec")));
+#define tls_worker weft__tls_worker
 static __thread weft__task *tls_thread_task;
 static __thread uint64_t tls_rng;
 static pthread_mutex_t init_mu = PTHREAD_MUTEX_INITIALIZER;
@@ -41,7 +45,7 @@ void weft__sysmon_poke(void);
 
 /* ---- thread-local access (never inlined: see internal.h) ---------------- */
 
-__attribute__((noinline)) weft__worker *weft__cur_worker(void)
+__attribute__((noinline)) weft__worker *weft__cur_worker_slow(void)
 {
     weft__worker *w = tls_worker;
     __asm__ __volatile__("" ::: "memory");

@@ -206,7 +206,7 @@ static inline void wg_quiesce(weft_wg *wg)
 {
     /* acquire: ordered after the caller's acquire load of the state, and
      * the waker's critical section happens-before our return. */
-    if (WEFT__UNLIKELY(weft__iload_acq(&wg_lock(wg)->word) != 0)) {
+    if (WEFT__UNLIKELY(weft__lock_held(wg_lock(wg)))) {
         weft__lock_acquire(wg_lock(wg));
         weft__lock_release(wg_lock(wg));
     }
