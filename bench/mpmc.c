@@ -1,7 +1,17 @@
 /* mpmc: 4 producers x 4 consumers on one channel of cap 128; ns per message.
  * Main waits for the producers, closes, waits for the consumers.
- * Go twin: go/main.go mpmc. */
+ * mpmc_unbuf (CAP=0): the same on an unbuffered channel, where every
+ * message is a hand-off between a parked partner and a running one, on
+ * whichever workers they are (the blocking, cross-worker shape).
+ * Go twins: go/main.go mpmc, mpmc_unbuf. */
 #include "bench_common.h"
+
+#ifndef CAP
+#define CAP 128
+#endif
+#ifndef NAME
+#define NAME "mpmc"
+#endif
 
 enum { P = 4, C = 4 };
 
@@ -37,7 +47,7 @@ static void consumer(void *arg)
     while ((rc = weft_chan_recv(m->ch, &v)) == 0)
         s += v;
     if (rc != EPIPE)
-        bench_fail("mpmc: recv returned %d", rc);
+        bench_fail(NAME ": recv returned %d", rc);
     m->sums[w->id] = s;
     BENCH_CHECK(weft_wg_done(&m->cons));
 }
@@ -45,7 +55,7 @@ static void consumer(void *arg)
 static int run(void *arg)
 {
     struct bench *b = arg;
-    struct mp m = {.ch = weft_chan_make(sizeof(int64_t), 128), .per = b->n / P,
+    struct mp m = {.ch = weft_chan_make(sizeof(int64_t), CAP), .per = b->n / P,
                    .prod = WEFT_WG_INIT, .cons = WEFT_WG_INIT};
     BENCH_CHECK_PTR(m.ch);
     int64_t n = m.per * P;
@@ -69,13 +79,13 @@ static int run(void *arg)
     for (int c = 0; c < C; c++)
         sum += m.sums[c];
     if (sum != n * (n - 1) / 2)
-        bench_fail("mpmc: sum %lld, want %lld", (long long)sum, (long long)(n * (n - 1) / 2));
+        bench_fail(NAME ": sum %lld, want %lld", (long long)sum, (long long)(n * (n - 1) / 2));
     weft_chan_release(m.ch);
     return 0;
 }
 
 int main(int argc, char **argv)
 {
-    struct bench b = {.name = "mpmc", .unit = "ns/op", .n = 2000000};
+    struct bench b = {.name = NAME, .unit = "ns/op", .n = 2000000};
     return bench_main(argc, argv, &b, run);
 }

@@ -37,6 +37,9 @@ var benches = map[string]bench{
 	"pingpong":        {500000, "ns/op", pingpong},
 	"spsc":            {5000000, "ns/op", spsc},
 	"mpmc":            {2000000, "ns/op", mpmc},
+	"mpmc_unbuf":      {2000000, "ns/op", mpmcUnbuf},
+	"select_block2":   {1000000, "ns/op", selectBlock2},
+	"select_block4":   {1000000, "ns/op", selectBlock4},
 	"select2":         {2000000, "ns/op", select2},
 	"select4":         {2000000, "ns/op", select4},
 	"select_default":  {5000000, "ns/op", selectDefault},
@@ -140,11 +143,14 @@ func spsc(n int64) (float64, int64) {
 }
 
 // mpmc: 4 producers x 4 consumers on one channel of cap 128; ns per message.
-func mpmc(n int64) (float64, int64) {
+func mpmc(n int64) (float64, int64)      { return mpmcCap(n, 128, "mpmc") }
+func mpmcUnbuf(n int64) (float64, int64) { return mpmcCap(n, 0, "mpmc_unbuf") }
+
+func mpmcCap(n int64, capacity int, name string) (float64, int64) {
 	const P, C = 4, 4
 	per := n / P
 	n = per * P
-	ch := make(chan int64, 128)
+	ch := make(chan int64, capacity)
 	var prod, cons sync.WaitGroup
 	sums := make([]int64, C)
 	t0 := time.Now()
@@ -177,7 +183,83 @@ func mpmc(n int64) (float64, int64) {
 		sum += s
 	}
 	if sum != n*(n-1)/2 {
-		die("mpmc: sum %d, want %d", sum, n*(n-1)/2)
+		die("%s: sum %d, want %d", name, sum, n*(n-1)/2)
+	}
+	return r, n
+}
+
+// selectBlock2/4: K producers each send n/K values on their own unbuffered
+// channel; main receives all n through one select over the K channels
+// (bench/select_block.c).  Go has no variadic select statement, so the two
+// sizes are written out.
+func selectBlock2(n int64) (float64, int64) {
+	const K = 2
+	per := n / K
+	n = per * K
+	var ch [K]chan int64
+	var wg sync.WaitGroup
+	t0 := time.Now()
+	for i := range ch {
+		ch[i] = make(chan int64)
+		wg.Add(1)
+		go func(c chan int64, first int64) {
+			for j := int64(0); j < per; j++ {
+				c <- first + j
+			}
+			wg.Done()
+		}(ch[i], int64(i)*per)
+	}
+	var sum int64
+	for i := int64(0); i < n; i++ {
+		select {
+		case v := <-ch[0]:
+			sum += v
+		case v := <-ch[1]:
+			sum += v
+		}
+	}
+	r := nsPer(t0, n)
+	wg.Wait()
+	if sum != n*(n-1)/2 {
+		die("select_block2: sum %d, want %d", sum, n*(n-1)/2)
+	}
+	return r, n
+}
+
+func selectBlock4(n int64) (float64, int64) {
+	const K = 4
+	per := n / K
+	n = per * K
+	var ch [K]chan int64
+	var wg sync.WaitGroup
+	t0 := time.Now()
+	for i := range ch {
+		ch[i] = make(chan int64)
+		wg.Add(1)
+		go func(c chan int64, first int64) {
+			for j := int64(0); j < per; j++ {
+				c <- first + j
+			}
+			wg.Done()
+		}(ch[i], int64(i)*per)
+	}
+	var sum int64
+	for i := int64(0); i < n; i++ {
+		select {
+		case v := <-ch[0]:
+			sum += v
+		case v := <-ch[1]:
+			sum += v
+		case v := <-ch[2]:
+			sum += v
+		case v := <-ch[3]:
+			sum += v
+		}
+	}
+	r := nsPer(t0, n)
+	wg.Wait()
+	if sum != n*(n-1)/2 {
+		die("select_block4: sum %d, want %d", sum, n*(n-1)/2)
 	}
 	return r, n
 }
