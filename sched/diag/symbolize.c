@@ -309,6 +309,20 @@ static unsigned inline_chain(struct weft__symtab *t, Dwarf_Die *cu, Dwarf_Addr a
     return k;
 }
 
+/* The compilation unit holding pc.  Without .debug_aranges (clang does not
+ * emit them by default) this libdw finds none by address: then the CUs are
+ * scanned for one whose ranges hold pc. */
+static Dwarf_Die *cu_of(Dwfl_Module *mod, Dwarf_Addr pc, Dwarf_Addr *bias)
+{
+    Dwarf_Die *cu = dwfl_module_addrdie(mod, pc, bias);
+    if (cu)
+        return cu;
+    for (cu = dwfl_module_nextcu(mod, NULL, bias); cu; cu = dwfl_module_nextcu(mod, cu, bias))
+        if (dwarf_haspc(cu, pc - *bias) == 1)
+            return cu;
+    return NULL;
+}
+
 /* Resolve s with libdw (sym_mu held).  false: no module covers the address. */
 static bool resolve_dw(struct weft__symtab *t, struct weft__sym *s)
 {
@@ -324,14 +338,14 @@ static bool resolve_dw(struct weft__symtab *t, struct weft__sym *s)
     const char *symname = dwfl_module_addrinfo(mod, pc, &off, &sym, NULL, NULL, NULL);
 
     struct weft__sym_frame *f0 = &s->f[0];
-    Dwfl_Line *ln = dwfl_module_getsrc(mod, pc);
-    if (ln) {
-        int line = 0;
-        f0->file = keep(t, dwfl_lineinfo(ln, NULL, &line, NULL, NULL, NULL));
+    Dwarf_Addr bias = 0;
+    Dwarf_Die *cu = cu_of(mod, pc, &bias);
+    Dwarf_Line *ln = cu ? dwarf_getsrc_die(cu, pc - bias) : NULL;
+    int line = 0;
+    if (ln && dwarf_lineno(ln, &line) == 0) {
+        f0->file = keep(t, dwarf_linesrc(ln, NULL, NULL));
         f0->line = line;
     }
-    Dwarf_Addr bias = 0;
-    Dwarf_Die *cu = dwfl_module_addrdie(mod, pc, &bias);
     unsigned n = cu ? inline_chain(t, cu, pc - bias, s) : 0;
     if (n == 0) {
         n = 1;
