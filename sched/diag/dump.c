@@ -671,13 +671,20 @@ static void json_str(FILE *out, const char *s)
         return;
     }
     fputc('"', out);
-    for (const unsigned char *p = (const unsigned char *)s; *p; p++) {
-        if (*p == '"' || *p == '\\')
-            fprintf(out, "\\%c", *p);
-        else if (*p < 0x20)
-            fprintf(out, "\\u%04x", *p);
+    const unsigned char *p = (const unsigned char *)s;
+    for (;;) {
+        /* Runs that need no escape go out in one write (file names). */
+        const unsigned char *q = p;
+        while (*q && *q != '"' && *q != '\\' && *q >= 0x20)
+            q++;
+        fwrite(p, 1, (size_t)(q - p), out);
+        if (!*q)
+            break;
+        if (*q == '"' || *q == '\\')
+            fprintf(out, "\\%c", *q);
         else
-            fputc(*p, out);
+            fprintf(out, "\\u%04x", *q);
+        p = q + 1;
     }
     fputc('"', out);
 }

@@ -74,9 +74,10 @@ static bool rehash(struct weft__symtab *t, size_t nslot)
         return false;
     for (size_t i = 0; i < t->n; i++) {
         size_t h = hash_pc(t->v[i].pc) & (nslot - 1);
-        while (s[h])
+        while (s[h] && t->v[s[h] - 1].pc != t->v[i].pc)
             h = (h + 1) & (nslot - 1);
-        s[h] = i + 1;
+        if (!s[h])
+            s[h] = i + 1; /* duplicates (no cache): the first answers */
     }
     weft__free(t->slot);
     t->slot = s;
