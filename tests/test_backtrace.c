@@ -88,7 +88,7 @@ static size_t count_of(const char *hay, const char *needle)
 static const char *me(void) { return __FILE__; }
 
 /* "blocked at <this file>:<line> in <fn>()" */
-static const char *blocked_at(int line, const char *fn)
+__attribute__((unused)) static const char *blocked_at(int line, const char *fn)
 {
     static char buf[8][512];
     static int k;
@@ -254,7 +254,8 @@ static const char *frame_text(const char *block, int i)
     return f;
 }
 
-static void assert_frame(const char *block, int i, const char *fn, int line)
+__attribute__((unused)) static void assert_frame(const char *block, int i, const char *fn,
+                                                 int line)
 {
     char want[512];
     if (line)
@@ -699,6 +700,10 @@ static size_t check_churn_stacks(const char *json)
         stacks++;
         for (const char *f = st; (f = strstr(f, "\"func\":")) && f < end; f++) {
             f += strlen("\"func\":");
+#ifndef WT_HAVE_LIBDW
+            if (!strncmp(f, "null", 4))
+                continue; /* dladdr: no names for a program's own static functions */
+#endif
             if (strncmp(f, "\"recurse\"", 9) && strncmp(f, "\"churn_child\"", 13))
                 fail_msg("a churn_child stack holds a frame of %.40s:\n%.*s", f,
                          (int)(end - t), t);

@@ -1152,6 +1152,10 @@ static void test_deadlock_in_weft_run_is_reported_and_returns_edeadlk(void **sta
     char spawn[128];
     snprintf(spawn, sizeof spawn, "%s in child_deadlock_main()", here(go_line));
     assert_contains(c.e.buf, spawn);
+#ifdef WT_HAVE_LIBDW
+    /* The main task's dump names the line of its receive, and its stack. */
+    assert_contains(c.e.buf, " in child_deadlock_main()\n    #0 0x");
+#endif
     child_free(&c);
 }
 
@@ -1280,6 +1284,11 @@ static void test_sigquit_dumps_tasks_and_the_program_goes_on(void **state)
     assert_int_equal(WEXITSTATUS(st), 0);
     assert_contains(c.e.buf, "weft: SIGQUIT: task dump (");
     assert_contains(c.e.buf, "sigquit_parked [chan recv, ");
+#ifdef WT_HAVE_LIBDW
+    /* Where it blocks: its receive is the last call of the task function
+     * (a tail call), so the dump names the function itself. */
+    assert_contains(c.e.buf, " in sigquit_parked() (its last call, a tail call");
+#endif
     child_free(&c);
 }
 
