@@ -212,10 +212,15 @@ void weft__diag_snap(weft__task *t, struct weft__diag_task *s)
         bool settled = s->state != WEFT__TASK_PARKED || s->bt.state == WEFT__BT_OFF ||
                        (s->bt.state == WEFT__BT_OK && (s->bt.from_site || !s->wait_pc));
         if (settled || attempt == 2)
-            return;
+            break;
         for (int i = 0; i < 64; i++)
             weft__cpu_relax(); /* a task switching out finishes in a few hundred cycles */
     }
+    /* The call site is shown only once the stack proves it: a park that
+     * did not record one (a new blocking call that forgot
+     * weft__set_wait_pc) leaves the previous park's there. */
+    if (s->bt.state != WEFT__BT_OK || !s->bt.from_site)
+        s->wait_pc = 0;
 }
 
 bool weft__diag_certainly_leaked(const struct weft__diag_task *s)

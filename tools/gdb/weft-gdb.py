@@ -249,8 +249,10 @@ def _saved_regs(t):
     return None
 
 
-def walk(t):
-    """Return addresses of a parked task, innermost first (the frame chain)."""
+def walk(t, into_entry=None):
+    """Return addresses of a switched-out task, innermost first (its frame
+    chain, as sched/diag/backtrace.c walks it).  into_entry, a list, gets
+    the address returning into weft's task entry function (dropped)."""
     saved = _saved_regs(t)
     if saved is None:
         return None
@@ -267,13 +269,36 @@ def walk(t):
             ret &= 0x0000FFFFFFFFFFFF
         if nxt == 0:
             if pcs:
-                pcs.pop()  # returns into the task's entry trampoline
+                last = pcs.pop()  # returns into the task's entry function
+                if into_entry is not None:
+                    into_entry.append(last)
             break
         if ret == 0 or nxt <= fp:
             break
         pcs.append(ret)
         fp = nxt
     return pcs
+
+
+def _blocked_at(t):
+    """Where a parked task blocks, once its stack proves it (a park that
+    did not record a site leaves an older one in wait_pc), or None."""
+    site = int(t["wait_pc"])
+    if int(t["state"]) != 3 or not site:
+        return None
+    if _arch() == "aarch64":
+        site &= 0x0000FFFFFFFFFFFF
+    entry = []
+    try:
+        pcs = walk(t, entry) or []
+    except gdb.MemoryError:
+        return None
+    if site in pcs:
+        return _where(site)
+    if entry and entry[0] == site:
+        fn = _string(t["fn_name"]) or "its entry function"
+        return "%s (its last call, a tail call: no line)" % fn
+    return None
 
 
 def _bt_walk(t):
@@ -330,8 +355,9 @@ where a parked task blocks, and where it was spawned."""
             st = int(t["state"])
             state = names.get(int(t["wait_reason"]), "parked") if st == 3 else _STATE_NAMES.get(st, "?")
             line = "  %-6d %-18s %s" % (int(t["id"]), state, _describe(t))
-            if st == 3 and int(t["wait_pc"]):
-                line += "\n         blocked at %s" % _where(int(t["wait_pc"]))
+            where = _blocked_at(t)
+            if where:
+                line += "\n         blocked at %s" % where
             line += "\n         spawned at %s\n" % _spawn_site(t)
             gdb.write(line)
 
@@ -356,8 +382,9 @@ frame-pointer chain is walked instead."""
         t = find_task(tid)
         if len(argv) == 1:
             gdb.write("task %d %s [%s]\n" % (tid, _describe(t), _state(t)))
-            if int(t["state"]) == 3 and int(t["wait_pc"]):
-                gdb.write("    blocked at %s\n" % _where(int(t["wait_pc"])))
+            where = _blocked_at(t)
+            if where:
+                gdb.write("    blocked at %s\n" % where)
             gdb.write("    spawned at %s\n" % _spawn_site(t))
             gdb.write("    stack [0x%x, 0x%x)\n" % (int(t["stack_lo"]),
                                                     int(t["stack_lo"]) + int(t["stack_size"])))
