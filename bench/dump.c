@@ -3,7 +3,8 @@
  *   bench_dump [tasks] [workers]        (default 100000 tasks)
  *
  * Parks `tasks` tasks, spread over four blocking call sites two calls deep
- * (so four groups), then times, writing to /dev/null:
+ * (so four groups), then times (CPU time of the dumping thread), writing to
+ * /dev/null:
  *   - the first text dump (cold: the symbolizer reads the debug info),
  *   - text and JSON dumps once warm (best of 3),
  *   - the same without the per-dump address cache (each frame of each task
@@ -41,12 +42,21 @@ SITE(site_c)
 SITE(site_d)
 static weft_fn sites[] = {site_a, site_b, site_c, site_d};
 
+/* CPU time of the calling thread, ns: the dump (and its symbolization) runs
+ * on it, and on a loaded machine this varies far less than wall time. */
+static int64_t thread_ns(void)
+{
+    struct timespec ts;
+    clock_gettime(CLOCK_THREAD_CPUTIME_ID, &ts);
+    return (int64_t)ts.tv_sec * WEFT_SEC + ts.tv_nsec;
+}
+
 static double ms_of(int (*dump)(FILE *), FILE *out)
 {
-    int64_t t0 = weft_now();
+    int64_t t0 = thread_ns();
     if (dump(out) < 0)
         bench_fail("dump failed");
-    return (double)(weft_now() - t0) / 1e6;
+    return (double)(thread_ns() - t0) / 1e6;
 }
 
 static double best_of(int k, int (*dump)(FILE *), FILE *out)
@@ -58,6 +68,23 @@ static double best_of(int k, int (*dump)(FILE *), FILE *out)
     }
     return best;
 }
+
+/* One function per measurement, so that `valgrind --tool=callgrind` and
+ * `callgrind_annotate --inclusive=yes` give each one's instruction count
+ * (deterministic, unlike time on a shared machine). */
+#define MEASURE(name, k, dump, nocache)                                              \
+    __attribute__((noinline)) static double name(FILE *out)                          \
+    {                                                                                \
+        weft__symtab_nocache = nocache;                                              \
+        double t = best_of(k, dump, out);                                            \
+        weft__symtab_nocache = false;                                                \
+        return t;                                                                    \
+    }
+MEASURE(text_cold, 1, weft_dump_tasks, false)
+MEASURE(text_warm, 3, weft_dump_tasks, false)
+MEASURE(json_warm, 3, weft_dump_tasks_json, false)
+MEASURE(text_nocache, 1, weft_dump_tasks, true)
+MEASURE(json_nocache, 1, weft_dump_tasks_json, true)
 
 int main(int argc, char **argv)
 {
@@ -79,15 +106,13 @@ int main(int argc, char **argv)
         bench_fail("/dev/null: %s", strerror(errno));
     const char *bt = getenv("WEFT_BACKTRACE");
     bool off = bt && !strcmp(bt, "0");
-    double cold = ms_of(weft_dump_tasks, null);
-    double text = best_of(3, weft_dump_tasks, null);
-    double json = best_of(3, weft_dump_tasks_json, null);
-    weft__symtab_nocache = true;
-    double text_nc = best_of(1, weft_dump_tasks, null);
-    double json_nc = best_of(1, weft_dump_tasks_json, null);
-    weft__symtab_nocache = false;
+    double cold = text_cold(null);
+    double text = text_warm(null);
+    double json = json_warm(null);
+    double text_nc = text_nocache(null);
+    double json_nc = json_nocache(null);
     fclose(null);
-    printf("dump of %lld parked tasks (4 groups, %s), ms:\n", (long long)n,
+    printf("dump of %lld parked tasks (4 groups, %s), ms of CPU time:\n", (long long)n,
            off ? "WEFT_BACKTRACE=0: no stacks" : "with stacks");
     printf("  text, first (cold symbolizer) %10.1f\n", cold);
     printf("  text, warm                    %10.1f\n", text);
