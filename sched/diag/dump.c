@@ -5,8 +5,10 @@
  * (see diag.h).
  *
  * A dump first copies every task under its registry shard lock into a
- * snapshot array, then prints with no lock held: a slow or blocked FILE
- * never holds up spawns and exits.
+ * snapshot array (a parked task's stack as raw return addresses:
+ * backtrace.c), then symbolizes (symbolize.c), groups like tasks (group.c)
+ * and prints, with no lock held: a slow or blocked FILE never holds up
+ * spawns and exits.
  */
 #include <errno.h>
 #include <fcntl.h>
