@@ -42,12 +42,15 @@ BUILD_TYPE=${WEFT_AARCH64_BUILD_TYPE:-RelWithDebInfo}
 JOBS=${WEFT_AARCH64_JOBS:-$(nproc)}
 LABEL_EXCLUDE=${WEFT_AARCH64_LABEL_EXCLUDE-stress|slow}
 
-# arm64 packages unpacked into the sysroot: the three -dev packages weft
-# builds against, their run-time libraries and -dev dependencies reachable
-# from pkg-config, and glibc for the emulator.  (The closure is checked
+# arm64 packages unpacked into the sysroot: the -dev packages weft builds
+# against (libdw for symbolized task backtraces), their run-time libraries
+# and -dev dependencies reachable from pkg-config, and glibc for the
+# emulator.  (The closure is checked
 # after unpacking: every DT_NEEDED of these libraries must be in the root.)
 SYSROOT_PKGS="libc6 libgcc-s1 libatomic-ops-dev libhwloc15 libhwloc-dev libudev1
-              libnuma1 libnuma-dev libltdl7 libltdl-dev libcmocka0 libcmocka-dev"
+              libnuma1 libnuma-dev libltdl7 libltdl-dev libcmocka0 libcmocka-dev
+              libdw1 libdw-dev libelf1 libelf-dev zlib1g zlib1g-dev liblzma5 liblzma-dev
+              libbz2-1.0"
 
 log() { printf '[aarch64 %4ds] %s\n' "$(($(date +%s) - t_start))" "$*"; }
 die() { printf '[aarch64] error: %s\n' "$*" >&2; exit 1; }

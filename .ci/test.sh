@@ -9,7 +9,9 @@ cd "$(dirname "$0")/.."
 root=$PWD
 legs=${WEFT_CI_LEGS:-"release ucontext asan tsan tsan-gcc aarch64 bench"}
 jobs=$(nproc)
-bash .ci/deps.sh clang libclang-rt-14-dev valgrind golang-go
+# libdw-dev: task backtraces symbolized with file and line (sched/diag/symbolize.c);
+# gdb: the gdb extension's test (tests/test_gdb.py).
+bash .ci/deps.sh clang libclang-rt-14-dev valgrind golang-go libdw-dev gdb
 
 start=$(date +%s)
 summary=()
@@ -36,8 +38,11 @@ build_and_test() { # dir, ctest label filter, cmake args...
 
 for leg in $legs; do
   case $leg in
-    release)  # gcc, assembly switch: unit and stress tests
-      run_leg release build_and_test build-ci-release "-LE slow" -DCMAKE_C_COMPILER=gcc ;;
+    release)  # gcc, assembly switch: unit and stress tests; then the diagnostics
+              # again in a build without libdw (dladdr names only)
+      run_leg release build_and_test build-ci-release "-LE slow" -DCMAKE_C_COMPILER=gcc
+      run_leg release-nolibdw build_and_test build-ci-nolibdw "-R diag|backtrace|examples|gdb" \
+        -DCMAKE_C_COMPILER=gcc -DWEFT_LIBDW=OFF ;;
     ucontext) # clang, the portable fallback switch
       run_leg ucontext build_and_test build-ci-ucontext "-LE slow|stress" \
         -DCMAKE_C_COMPILER=clang -DWEFT_SWITCH=ucontext ;;

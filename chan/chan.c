@@ -178,8 +178,12 @@ static inline bool chan_empty(weft_chan *c)
     return weft__load_acq(&c->qcount) == 0;
 }
 
-/* block: 0 try, 1 block.  Returns 0, EPIPE or EAGAIN. */
-static int chan_send(weft_chan *c, const void *elem, bool block)
+/* block: 0 try, 1 block.  pc: the blocking call site to record if the
+ * caller parks; NULL for the return address of the public entry point this
+ * is inlined into (read only when parking: one load from its frame).
+ * Returns 0, EPIPE or EAGAIN. */
+static inline __attribute__((always_inline)) int chan_send(weft_chan *c, const void *elem,
+                                                           bool block, const void *pc)
 {
     weft__worker *w;
     weft__task *self = weft__self_on(&w);
@@ -208,16 +212,24 @@ static int chan_send(weft_chan *c, const void *elem, bool block)
     }
     weft__sudog me = {.task = self, .elem = (void *)elem, .chan = c};
     weft__waitq_push(&c->sendq, &me);
+    weft__set_wait_pc(self, pc ? pc : WEFT__CALLER());
     weft__park_on(w, self, WEFT__WAIT_CHAN_SEND, c, &c->lock);
     /* Woken by a receiver (success) or by close. */
     return me.success ? 0 : EPIPE;
+}
+
+int weft__chan_send_pc(weft_chan *c, const void *elem, const void *pc)
+{
+    if (WEFT__UNLIKELY(!c || (!elem && c->elemsize)))
+        return EINVAL;
+    return chan_send(c, elem, true, pc);
 }
 
 int weft_chan_send(weft_chan *c, const void *elem)
 {
     if (WEFT__UNLIKELY(!c || (!elem && c->elemsize)))
         return EINVAL;
-    return chan_send(c, elem, true);
+    return chan_send(c, elem, true, NULL);
 }
 
 int weft_chan_try_send(weft_chan *c, const void *elem)
@@ -230,12 +242,14 @@ int weft_chan_try_send(weft_chan *c, const void *elem)
      * open and full: returning EAGAIN is linearisable at that moment. */
     if (!weft__load_acq(&c->closed) && chan_full(c))
         return EAGAIN;
-    return chan_send(c, elem, false);
+    return chan_send(c, elem, false, NULL);
 }
 
 /* ---- receive -------------------------------------------------------------- */
 
-static int chan_recv(weft_chan *c, void *out, bool block)
+/* block, pc: as for chan_send. */
+static inline __attribute__((always_inline)) int chan_recv(weft_chan *c, void *out, bool block,
+                                                           const void *pc)
 {
     weft__worker *w;
     weft__task *self = weft__self_on(&w);
@@ -265,6 +279,7 @@ static int chan_recv(weft_chan *c, void *out, bool block)
     }
     weft__sudog me = {.task = self, .elem = out, .chan = c};
     weft__waitq_push(&c->recvq, &me);
+    weft__set_wait_pc(self, pc ? pc : WEFT__CALLER());
     weft__park_on(w, self, WEFT__WAIT_CHAN_RECV, c, &c->lock);
     if (me.success)
         return 0;
@@ -272,11 +287,18 @@ static int chan_recv(weft_chan *c, void *out, bool block)
     return EPIPE;
 }
 
+int weft__chan_recv_pc(weft_chan *c, void *out, const void *pc)
+{
+    if (WEFT__UNLIKELY(!c))
+        return EINVAL;
+    return chan_recv(c, out, true, pc);
+}
+
 int weft_chan_recv(weft_chan *c, void *out)
 {
     if (WEFT__UNLIKELY(!c))
         return EINVAL;
-    return chan_recv(c, out, true);
+    return chan_recv(c, out, true, NULL);
 }
 
 int weft_chan_try_recv(weft_chan *c, void *out)
@@ -295,7 +317,7 @@ int weft_chan_try_recv(weft_chan *c, void *out)
             return EPIPE;
         }
     }
-    return chan_recv(c, out, false);
+    return chan_recv(c, out, false, NULL);
 }
 
 /* ---- close ---------------------------------------------------------------- */

@@ -28,16 +28,17 @@ static weft_chan *done_of(weft_ctx *ctx, int *err)
     return d;
 }
 
-static int op_ctx(weft_chan *c, enum weft_dir dir, void *val, weft_ctx *ctx)
+/* pc: the user's call site (for dumps). */
+static int op_ctx(weft_chan *c, enum weft_dir dir, void *val, weft_ctx *ctx, const void *pc)
 {
     int err;
     weft_chan *d = done_of(ctx, &err);
     if (err)
         return err;
     if (!d)
-        return dir == WEFT_SEND ? weft_chan_send(c, val) : weft_chan_recv(c, val);
+        return dir == WEFT_SEND ? weft__chan_send_pc(c, val, pc) : weft__chan_recv_pc(c, val, pc);
     weft_case cs[2] = {{.chan = c, .dir = dir, .val = val}, WEFT_CASE_RECV(d, NULL)};
-    int i = weft_select(cs, 2, WEFT_FOREVER);
+    int i = weft__select_pc(cs, 2, WEFT_FOREVER, pc);
     if (i < 0)
         return -i;
     if (i == 1) {
@@ -51,12 +52,12 @@ int weft_chan_send_ctx(weft_chan *c, const void *elem, weft_ctx *ctx)
 {
     if (WEFT__UNLIKELY(!c || (!elem && c->elemsize)))
         return EINVAL;
-    return op_ctx(c, WEFT_SEND, (void *)elem, ctx);
+    return op_ctx(c, WEFT_SEND, (void *)elem, ctx, WEFT__CALLER());
 }
 
 int weft_chan_recv_ctx(weft_chan *c, void *out, weft_ctx *ctx)
 {
     if (WEFT__UNLIKELY(!c))
         return EINVAL;
-    return op_ctx(c, WEFT_RECV, out, ctx);
+    return op_ctx(c, WEFT_RECV, out, ctx, WEFT__CALLER());
 }

@@ -129,7 +129,7 @@ static bool try_case(weft_case *k, bool *unlocked)
     return false;
 }
 
-static int select_block(struct sel *s, int64_t deadline);
+static int select_block(struct sel *s, int64_t deadline, const void *pc);
 
 /* The allocation of a large select.  weft_select reports through its
  * result only (a parked caller may resume on another thread, whose errno
@@ -188,7 +188,11 @@ static bool nothing_ready_snapshot(weft_case *cases, size_t n)
     return true;
 }
 
-int weft_select(weft_case *cases, size_t n, int64_t deadline)
+/* The whole select, inlined into both entry points below so that the
+ * blocking call site (pc, or with NULL the return address of the entry
+ * point: see WEFT__CALLER) costs nothing unless the select parks. */
+static inline __attribute__((always_inline)) int select_impl(weft_case *cases, size_t n,
+                                                             int64_t deadline, const void *pc)
 {
     if (WEFT__UNLIKELY(n && !cases) || n > UINT16_MAX)
         return -EINVAL;
@@ -262,7 +266,7 @@ int weft_select(weft_case *cases, size_t n, int64_t deadline)
             unlock_all_fn(&s);
         goto out; /* -ETIMEDOUT */
     }
-    result = select_block(&s, deadline);
+    result = select_block(&s, deadline, pc ? pc : WEFT__CALLER());
 out:
     weft__free(heap);
     return result;
@@ -271,8 +275,19 @@ einval:
     return -EINVAL;
 }
 
-/* Park on every channel; called with all of them locked. */
-static int select_block(struct sel *s, int64_t deadline)
+int weft_select(weft_case *cases, size_t n, int64_t deadline)
+{
+    return select_impl(cases, n, deadline, NULL);
+}
+
+int weft__select_pc(weft_case *cases, size_t n, int64_t deadline, const void *pc)
+{
+    return select_impl(cases, n, deadline, pc);
+}
+
+/* Park on every channel; called with all of them locked.  pc: the blocking
+ * call site, for dumps. */
+static int select_block(struct sel *s, int64_t deadline, const void *pc)
 {
     weft__task *self = weft__current();
     if (WEFT__UNLIKELY(!self)) {
@@ -297,6 +312,7 @@ static int select_block(struct sel *s, int64_t deadline)
     weft__store_rel(&self->wait_nchans, (AO_t)s->n);
     const void *obj = s->n ? (const void *)s->cases[s->poll[0]].chan : NULL;
     enum weft__wait why = s->n ? WEFT__WAIT_SELECT : WEFT__WAIT_FOREVER;
+    weft__set_wait_pc(self, pc);
     int wake = weft__park_ex(why, obj, s->n ? unlock_all_fn : NULL, s, deadline);
 
     weft__sudog *won = wake == WEFT__WAKE_CASE ? self->wait_data : NULL;

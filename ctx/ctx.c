@@ -557,7 +557,7 @@ void weft__ctx_wait_end(weft__ctx_waiter *w)
 
 static void unlock_waiter(void *p) { weft__ctx_wait_unlock(p); }
 
-int weft__ctx_park_until(weft_ctx *ctx, int64_t deadline)
+int weft__ctx_park_until(weft_ctx *ctx, int64_t deadline, const void *pc)
 {
     weft__task *self = weft__current();
     if (WEFT__UNLIKELY(!self))
@@ -570,9 +570,10 @@ int weft__ctx_park_until(weft_ctx *ctx, int64_t deadline)
         return e;
     if (!w.locked) {
         if (deadline != WEFT_FOREVER)
-            weft_sleep(deadline - weft_now());
+            weft__sleep_pc(deadline - weft_now(), pc);
         return 0;
     }
+    weft__set_wait_pc(self, pc);
     weft__park_ex(WEFT__WAIT_CTX, ctx, unlock_waiter, &w, deadline);
     weft__ctx_wait_end(&w);
     return w.fired ? w.err : 0;
@@ -581,10 +582,10 @@ int weft__ctx_park_until(weft_ctx *ctx, int64_t deadline)
 int weft_sleep_ctx(weft_ctx *ctx, int64_t duration)
 {
     if (!ctx)
-        return weft_sleep(duration);
+        return weft__sleep_pc(duration, WEFT__CALLER());
     if (duration <= 0)
         return weft_ctx_err(ctx);
-    return weft__ctx_park_until(ctx, weft_deadline(duration));
+    return weft__ctx_park_until(ctx, weft_deadline(duration), WEFT__CALLER());
 }
 
 bool weft__ctx_can_be_done(weft_ctx *ctx) { return ctx && ctx->canc; }

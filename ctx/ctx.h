@@ -46,8 +46,9 @@ void weft__ctx_wait_drop(weft__ctx_waiter *w);
 void weft__ctx_wait_end(weft__ctx_waiter *w);
 
 /* Park the current task until ctx is done or the deadline passes.
- * 0 at the deadline, else the context's error. */
-int weft__ctx_park_until(struct weft_ctx *ctx, int64_t deadline);
+ * 0 at the deadline, else the context's error.  pc: the user's call site
+ * (for dumps). */
+int weft__ctx_park_until(struct weft_ctx *ctx, int64_t deadline, const void *pc);
 
 /* Whether ctx has a cancelable ancestor (or is one): false means it can
  * never be done and weft_ctx_done(ctx) is NULL by design. */

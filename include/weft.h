@@ -343,25 +343,39 @@ int weft_group_wait(weft_group *g);
 /*  Leaks and diagnostics                                                 */
 /* ===================================================================== */
 
-/* Write every live task, one block each (Go's goroutine dump):
+/* Write every live task (Go's goroutine dump), tasks in the same situation
+ * grouped (Go's goroutine?debug=1), largest group first:
  *
  *   task 7 consume [chan recv, 1503 ms]:
  *       waiting on channel 0x5581c0 made at app.c:31 (unbuffered, 4-byte elements)
+ *       blocked at /src/app.c:40 in consume()
+ *       #0 0x55d1c3a1b2c3 in consume at /src/app.c:40
+ *       #1 0x55d1c3a1b400 in run_stage at /src/app.c:52
  *       spawned at app.c:33 in start_consumer()
+ *   1000 tasks handle [chan recv, 12-1500 ms]:
+ *       ids 8-1007
+ *       waiting on 1000 different channels made at app.c:60 (unbuffered, signal-only)
+ *       ...
  *
- * id; name, or the entry function as written at the weft_go call; state
- * (runnable, running, or what it is parked in: chan send, chan recv,
- * select, sleep, wg wait, mutex, once, ctx wait, errgroup); how long it
- * has been parked; the channel(s) it waits on with their creation site
- * (file:line), or the WaitGroup/mutex/context address; and the spawn site
- * file:line with the spawning function.  A task parked on a channel whose
- * last reference was dropped is marked "certainly leaked".  weft_run's main
- * task is tagged [weft_run main].  Tasks are copied first and printed with
- * no lock held; safe from any thread and concurrently with spawns, exits
- * and channel frees.  Returns the number of tasks written, -1 if out is
- * NULL. */
+ * id (or "N tasks" and every id, as ranges); name, or the entry function
+ * as written at the weft_go call; state (runnable, running, or what it is
+ * parked in: chan send, chan recv, select, sleep, wg wait, mutex, once,
+ * ctx wait, errgroup); how long it has been parked; the channel(s) it
+ * waits on with their creation site (file:line), or the
+ * WaitGroup/mutex/context address; the line of the caller's code that
+ * blocked (the public blocking call it is in); its stack from there out,
+ * function, file and line per frame (libdw; dladdr names without it; at
+ * most 32 addresses; needs frame pointers: see docs/leaks.md); and the
+ * spawn site file:line with the spawning function.  Tasks are grouped when
+ * all of that but ids, waiting times and object addresses is the same.  A
+ * task parked on a channel whose last reference was dropped is marked
+ * "certainly leaked".  weft_run's main task is tagged [weft_run main].
+ * Environment WEFT_BACKTRACE=0: no blocking line and no stacks.  Tasks are
+ * copied first and printed (and symbolized) with no lock held; safe from
+ * any thread and concurrently with spawns, exits, channel frees and stacks
+ * being reused.  Returns the number of tasks written, -1 if out is NULL. */
 int weft_dump_tasks(FILE *out);
-/* The same as one JSON document:
+/* The same as one JSON document, one object per task (not grouped):
  *   {"weft_task_dump":1,"now_ns":..,"live":..,"count":..,"not_shown":..,
  *    "tasks":[{"id":7,"name":null,"fn":"consume",
  *              "spawned_at":{"file":"app.c","line":33,"func":"start_consumer"},
@@ -370,8 +384,18 @@ int weft_dump_tasks(FILE *out);
  *              "waiting_on":[{"kind":"channel","addr":"0x5581c0",
  *                             "made_at":{"file":"app.c","line":31},"cap":0,"len":0,
  *                             "elem_size":4,"closed":false,"orphaned":false}],
- *              "more_channels":0,"certainly_leaked":false}]}
- * "state" is runnable, running or parked; "wait" is null unless parked. */
+ *              "more_channels":0,"certainly_leaked":false,
+ *              "blocked_at":{"file":"/src/app.c","line":40,"func":"consume",
+ *                            "pc":"0x55d1c3a1b2c3"},
+ *              "stack":[{"pc":"0x55d1c3a1b2c3","func":"consume","file":"/src/app.c",
+ *                        "line":40,"module":"app"}, ...],
+ *              "stack_truncated":false}]}
+ * "state" is runnable, running or parked; "wait" is null unless parked;
+ * "blocked_at" is null and "stack" empty unless parked.  A stack entry's
+ * func/file are null when unknown (line 0); an inlined call is an entry of
+ * its own, with the pc of the function it was inlined into and
+ * "inlined":true; "blocked_at" has "tail_call":true when the entry
+ * function blocked in its last statement (a tail call: its first line). */
 int weft_dump_tasks_json(FILE *out);
 
 /* A mark: tasks spawned after it are checked by weft_leak_check. */

@@ -143,6 +143,7 @@ typedef struct weft__task {
     weft__aword wait_nchans;    /* select: channels it waits on (stored after the slots) */
     weft__aword wait_chans[WEFT__WAIT_CHANS]; /* select: the first of them, for dumps */
     uint64_t wait_ticks;        /* weft__ticks() when it parked: see weft__task_waited_ns */
+    weft__aword wait_pc;        /* where the user blocked: see weft__set_wait_pc */
     /* Selects and deadline waits: who won the wake-up. */
     weft__aword wake;           /* WEFT__WAKE_* */
     void *wait_data;            /* the winning sudog, for select */
@@ -228,6 +229,26 @@ int weft__park_ex(enum weft__wait why, const void *obj, void (*unlock)(void *), 
 
 /* As weft__park, with a deadline (see weft__park_ex). */
 int weft__park_until(enum weft__wait why, const void *obj, weft__lock *lk, int64_t deadline);
+
+/* The blocking call site.  A public blocking entry point passes
+ * WEFT__CALLER() (its return address: the instruction after the user's
+ * call) down to where it parks, which records it with weft__set_wait_pc
+ * just before parking; dumps symbolize it to the user's file:line.  weft
+ * code that blocks through another public call uses that call's weft__*_pc
+ * form and passes its own caller's address on, so the recorded site is
+ * always the user's line, never weft's. */
+#define WEFT__CALLER() ((const void *)__builtin_return_address(0))
+static inline void weft__set_wait_pc(weft__task *t, const void *pc)
+{
+    /* relaxed: dumps read it only after an acquire load of PARKED, which
+     * the park stores with release after this. */
+    weft__store_relaxed(&t->wait_pc, (AO_t)pc);
+}
+/* The public blocking calls with the call site passed in. */
+int weft__chan_send_pc(weft_chan *c, const void *elem, const void *pc);
+int weft__chan_recv_pc(weft_chan *c, void *out, const void *pc);
+int weft__select_pc(weft_case *cases, size_t n, int64_t deadline, const void *pc);
+int weft__sleep_pc(int64_t duration, const void *pc);
 
 /* Claim a task parked with weft__park_until (or a select): true if the
  * caller won and must ready it. */

@@ -306,7 +306,9 @@ void weft__yield_requeue(weft__task *t)
     weft__wakep();
 }
 
-int weft_sleep(int64_t duration)
+int weft_sleep(int64_t duration) { return weft__sleep_pc(duration, WEFT__CALLER()); }
+
+int weft__sleep_pc(int64_t duration, const void *pc)
 {
     if (duration <= 0)
         return 0;
@@ -323,6 +325,7 @@ int weft_sleep(int64_t duration)
         return 0;
     }
     weft__store_full(&self->wake, WEFT__WAKE_NONE);
+    weft__set_wait_pc(self, pc);
     weft__park_ex(WEFT__WAIT_SLEEP, NULL, NULL, NULL, deadline);
     return 0;
 }

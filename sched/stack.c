@@ -28,7 +28,9 @@
  *      the slab mapping (two more mappings per stack) — while the budget
  *      derived from vm.max_map_count lasts (about 28 000 stacks);
  *   2. MADV_GUARD_INSTALL (Linux >= 6.13): a page-table marker, no mapping,
- *      installed for a whole slab in one process_madvise(2) call;
+ *      installed for a whole slab in one process_madvise(2) call (not with
+ *      WEFT_STACK_GUARD=mprotect: gdb's gcore loses every stack of a slab
+ *      after its first guard marker);
  *   3. a canary at the low end of the stack, checked at every switch.
  * mprotect comes first because on a page that was never touched it changes
  * no page-table entry and so flushes no TLB, while a marker install does
@@ -133,7 +135,13 @@ int weft__stack_global_init(void)
      * accepts MADV_GUARD_INSTALL and installs nothing.  A write(2) from a
      * guarded page fails with EFAULT instead of faulting the process. */
     G.madv_guard = false;
-    if (madvise(probe, G.page, MADV_GUARD_INSTALL) == 0) {
+    /* WEFT_STACK_GUARD=mprotect: guard pages of their own mappings, which
+     * gdb's gcore can write cores around (it stops copying a mapping at
+     * the first page it cannot read, and MADV_GUARD_INSTALL guards sit
+     * inside the slab mappings). */
+    const char *want = getenv("WEFT_STACK_GUARD");
+    bool madv_ok = !want || strcmp(want, "mprotect") != 0;
+    if (madv_ok && madvise(probe, G.page, MADV_GUARD_INSTALL) == 0) {
         int fds[2];
         if (pipe(fds) == 0) {
             G.madv_guard = write(fds[1], probe, 1) < 0 && errno == EFAULT;

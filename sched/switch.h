@@ -28,6 +28,44 @@ struct weft__frame {
 _Static_assert(offsetof(struct weft__frame, sp) == 0, "asm expects sp at offset 0");
 #endif
 
+/* Where a suspended context stands, read from its saved frame, for task
+ * backtraces (sched/diag/backtrace.c): the address it resumes at, its frame
+ * pointer (the head of its frame-record chain) and its stack pointer.  The
+ * frame may belong to a task that is being resumed or whose stack is being
+ * reused right now: with the asm switches the registers are read from the
+ * stack at f->sp, only if that lies inside [lo, hi); false otherwise.  The
+ * caller validates every value it gets and re-checks the task's state
+ * afterwards. */
+#include <stdbool.h>
+#include <stdint.h>
+struct weft__frame_regs {
+    uintptr_t pc, fp, sp;
+};
+bool weft__frame_regs(const struct weft__frame *f, uintptr_t lo, uintptr_t hi,
+                      struct weft__frame_regs *r);
+
+/* A return address as saved in a frame record, with any pointer
+ * authentication code removed (aarch64 xpaclri: a no-op without PAC). */
+static inline uintptr_t weft__pc_strip(uintptr_t pc)
+{
+#if defined(__aarch64__)
+    register uintptr_t lr __asm__("x30") = pc;
+    __asm__("hint #7" : "+r"(lr));
+    return lr;
+#else
+    return pc;
+#endif
+}
+
+/* Functions that read another context's stack: it may be poisoned for
+ * AddressSanitizer (stale redzones below a frame) or written concurrently
+ * (ThreadSanitizer), and both are expected and validated by the reader. */
+#if defined(__clang__)
+#define WEFT__NO_SANITIZE __attribute__((no_sanitize("address", "thread"), noinline))
+#else
+#define WEFT__NO_SANITIZE __attribute__((no_sanitize_address, no_sanitize_thread, noinline))
+#endif
+
 /* Save the running context into *from and resume *to. */
 void weft__switch(struct weft__frame *from, struct weft__frame *to);
 

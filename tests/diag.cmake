@@ -23,3 +23,14 @@ if(EXISTS ${PROJECT_SOURCE_DIR}/ctx/ctx.c AND EXISTS ${PROJECT_SOURCE_DIR}/sched
   target_compile_definitions(test_examples PRIVATE WEFT_EXAMPLE_NO_MAIN
     "WEFT_EXAMPLES_DIR=\"${_weft_ex}\"")
 endif()
+
+# Backtraces, call sites and grouping (tests/test_backtrace.c).  File and
+# line checks need libdw; without it the dladdr fallback is checked.
+weft_add_test(test_backtrace SOURCES test_backtrace.c)
+if(LIBDW_FOUND)
+  target_compile_definitions(test_backtrace PRIVATE WT_HAVE_LIBDW)
+  target_compile_definitions(test_diag PRIVATE WT_HAVE_LIBDW)
+  if(TARGET test_examples)
+    target_compile_definitions(test_examples PRIVATE WT_HAVE_LIBDW)
+  endif()
+endif()

@@ -801,8 +801,39 @@ static void gated_leaky(void *p)
     (void)weft_chan_recv(g->never, NULL);
 }
 
+/* The ids of the group whose header line starts with header ("ids 3-5,
+ * 9, ..." over one or more lines); returns how many, -1 if no such group. */
+static long group_ids(const char *text, const char *header, uint64_t *ids, size_t max)
+{
+    const char *p = strstr(text, header);
+    if (!p || !(p = strstr(p, "\n    ids ")))
+        return -1;
+    p += strlen("\n    ids ");
+    long n = 0;
+    for (;;) {
+        char *end;
+        unsigned long long lo = strtoull(p, &end, 10), hi = lo;
+        if (end == p)
+            return -1;
+        p = end;
+        if (*p == '-') {
+            hi = strtoull(p + 1, &end, 10);
+            p = end;
+        }
+        for (unsigned long long id = lo; id <= hi; id++, n++)
+            if ((size_t)n < max)
+                ids[n] = id;
+        if (*p != ',')
+            return n;
+        p++;
+        while (*p == ' ' || *p == '\n')
+            p++;
+    }
+}
+
 /* 10,000 tasks finish concurrently while the check runs: it counts
- * exactly the ones that stay blocked, and reports each of them. */
+ * exactly the ones that stay blocked, and reports each of them: blocked
+ * alike, they are one group that lists every one of their ids. */
 static void test_leak_check_is_exact_with_10000_tasks_finishing_concurrently(void **state)
 {
     enum { N = WT_SCALED_TASKS(10000), EVERY = 271 };
@@ -821,8 +852,16 @@ static void test_leak_check_is_exact_with_10000_tasks_finishing_concurrently(voi
     size_t n = weft_leak_check(mark, WT_LIVENESS_NS, mem_open(&m));
     char *out = mem_close(&m);
     assert_int_equal(n, expect);
-    assert_int_equal(count_of(out, "\ntask "), expect);
-    assert_int_equal(count_of(out, "gated_leaky [chan recv, "), expect);
+    char header[64];
+    snprintf(header, sizeof header, "\n%zu tasks gated_leaky [chan recv, ", expect);
+    assert_int_equal(count_of(out, header), 1);
+    assert_int_equal(count_of(out, "gated_leaky [chan recv, "), 1);
+    /* Spawned one after another from this thread: the leaky ones have the
+     * ids mark, mark + EVERY, ... */
+    uint64_t ids[N / EVERY + 8];
+    assert_int_equal(group_ids(out, header, ids, sizeof ids / sizeof ids[0]), (long)expect);
+    for (size_t i = 0; i < expect; i++)
+        assert_int_equal(ids[i], mark + i * EVERY);
     free(out);
     assert_int_equal(weft_num_tasks() >= expect, true);
     weft_chan_close(g.never);
@@ -902,6 +941,10 @@ static void test_deadlock_in_weft_run_is_reported_and_returns_edeadlk(void **sta
     char spawn[128];
     snprintf(spawn, sizeof spawn, "%s in child_deadlock_main()", here(go_line));
     assert_contains(c.e.buf, spawn);
+#ifdef WT_HAVE_LIBDW
+    /* The main task's dump names the line of its receive, and its stack. */
+    assert_contains(c.e.buf, " in child_deadlock_main()\n    #0 0x");
+#endif
     child_free(&c);
 }
 
@@ -1030,6 +1073,16 @@ static void test_sigquit_dumps_tasks_and_the_program_goes_on(void **state)
     assert_int_equal(WEXITSTATUS(st), 0);
     assert_contains(c.e.buf, "weft: SIGQUIT: task dump (");
     assert_contains(c.e.buf, "sigquit_parked [chan recv, ");
+#ifdef WT_HAVE_LIBDW
+    /* Where it blocks: in this file (recv_once's receive, or the task
+     * function itself when that receive is its tail call). */
+    const char *blk = strstr(c.e.buf, "sigquit_parked [chan recv, ");
+    const char *spawned = blk ? strstr(blk, "    spawned at ") : NULL;
+    const char *site = blk ? strstr(blk, "    blocked at ") : NULL;
+    if (!site || site > spawned || !strstr(site, "test_diag.c:") ||
+        strstr(site, "test_diag.c:") > spawned)
+        fail_msg("no blocking line in the SIGQUIT dump of sigquit_parked:\n%s", c.e.buf);
+#endif
     child_free(&c);
 }
 

@@ -3,8 +3,9 @@
  * promise.  The example sources are linked in with WEFT_EXAMPLE_NO_MAIN.
  *
  *  1. leaky_function's task is reported leaked, with its spawn site
- *     (file:line of the weft_go in examples/01_leaky_vs_proper.c) and its
- *     wait reason; proper_function's task is gone once its context is
+ *     (file:line of the weft_go in examples/01_leaky_vs_proper.c), its
+ *     wait reason and the line it is blocked at (the receive in
+ *     leaky_loop); proper_function's task is gone once its context is
  *     canceled.
  *  2. The consumer closes its channel on the way out, so a sender gets
  *     EPIPE instead of blocking forever.
@@ -104,6 +105,12 @@ static void test_leaky_function_is_reported_with_spawn_site_and_wait_reason(void
              line_of("01_leaky_vs_proper.c", "weft_chan *ch = weft_chan_make(sizeof(int), 0);"));
     assert_contains(report, site);
     assert_contains(report, "nothing inside weft can wake it");
+#ifdef WT_HAVE_LIBDW
+    /* Where in leaky_loop it is stuck: the receive, in user code. */
+    snprintf(site, sizeof site, "blocked at %s/01_leaky_vs_proper.c:%d in leaky_loop()",
+             WEFT_EXAMPLES_DIR, line_of("01_leaky_vs_proper.c", "while (weft_chan_recv(ch, &val) == 0)"));
+    assert_contains(report, site);
+#endif
     free(report);
 }
 

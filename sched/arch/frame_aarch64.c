@@ -74,4 +74,17 @@ void weft__frame_init(struct weft__frame *f, void *stack_lo, size_t size, void (
     f->sp = (void *)sp;
 }
 
+WEFT__NO_SANITIZE bool weft__frame_regs(const struct weft__frame *f, uintptr_t lo, uintptr_t hi,
+                                        struct weft__frame_regs *r)
+{
+    uintptr_t sp = (uintptr_t)*(void *const volatile *)&f->sp;
+    if (sp < lo || sp % 16 || sp > hi || hi - sp < WEFT__A64_FRAME_SIZE)
+        return false;
+    const volatile uintptr_t *slot = (const volatile uintptr_t *)sp;
+    r->fp = slot[WEFT__A64_OFF_FP / 8];
+    r->pc = weft__pc_strip(slot[WEFT__A64_OFF_LR / 8]);
+    r->sp = sp + WEFT__A64_FRAME_SIZE;
+    return true;
+}
+
 #endif /* !__ASSEMBLER__ */

@@ -39,6 +39,7 @@
 
 #include "internal.h"
 #include "sanitize.h"
+#include "stack.h"
 
 /* Statistics read words that their owners write without atomics (a
  * worker's switch count, a task's park time stamp): a stale value is fine
@@ -91,6 +92,9 @@ struct weft__diag_task {
     unsigned nchans; /* channels it waits on (copied) */
     unsigned more_chans; /* a select's channels not recorded */
     struct weft__diag_chan chans[WEFT__DIAG_CHANS];
+    uintptr_t wait_pc;   /* blocking call site when PARKED (a return address), 0 if unknown */
+    uintptr_t entry;     /* the task's entry function (for a site lost to a tail call) */
+    struct weft__bt bt;  /* its stack when PARKED */
 };
 
 /* Fill *s from t; call with t's shard lock held and inside enter/exit. */
@@ -109,10 +113,28 @@ bool weft__diag_task_certain(weft__task *t);
 size_t weft__diag_collect(bool (*keep)(const weft__task *t, void *arg), void *arg,
                           struct weft__diag_task **out, size_t *lost);
 
-/* Print one snapshot in the dump's text form. */
+/* Print one snapshot in the dump's text form (no backtrace). */
 void weft__diag_print_task(FILE *out, const struct weft__diag_task *s);
+/* Print n snapshots (sorted by id) in the dump's text form: tasks with
+ * identical stacks and waits grouped, with backtraces.  Symbolizes with no
+ * lock held. */
+void weft__diag_print_tasks(FILE *out, const struct weft__diag_task *v, size_t n);
 /* Print n snapshots as the body of a JSON document's "tasks" array. */
 void weft__diag_print_json(FILE *out, const struct weft__diag_task *s, size_t n);
+
+/* ---- grouping (group.c) ---- */
+
+/* Snapshots in the same situation (see group.c): each group is a list of
+ * indices into the snapshot array. */
+struct weft__diag_groups {
+    size_t ngroups;
+    size_t *heads; /* each group's first member, largest group first */
+    size_t *count; /* by head: the group's size */
+    size_t *next;  /* the next member, in id order; SIZE_MAX after the last */
+};
+/* Group v[0..n) (sorted by id).  0, or ENOMEM (*g then empty). */
+int weft__diag_group(const struct weft__diag_task *v, size_t n, struct weft__diag_groups *g);
+void weft__diag_groups_free(struct weft__diag_groups *g);
 
 /* ---- quiescence (deadlock.c) ---- */
 

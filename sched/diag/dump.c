@@ -5,11 +5,14 @@
  * (see diag.h).
  *
  * A dump first copies every task under its registry shard lock into a
- * snapshot array, then prints with no lock held: a slow or blocked FILE
- * never holds up spawns and exits.
+ * snapshot array (a parked task's stack as raw return addresses:
+ * backtrace.c), then symbolizes (symbolize.c), groups like tasks (group.c)
+ * and prints, with no lock held: a slow or blocked FILE never holds up
+ * spawns and exits.
  */
 #include <errno.h>
 #include <fcntl.h>
+#include <inttypes.h>
 #include <limits.h>
 #include <pthread.h>
 #include <sched.h>
@@ -135,7 +138,27 @@ static void add_chan(struct weft__diag_task *s, const void *c)
         s->more_chans++;
 }
 
-void weft__diag_snap(weft__task *t, struct weft__diag_task *s)
+/* The channels a parked task waits on (protocol of diag.h). */
+static void snap_chans(weft__task *t, struct weft__diag_task *s)
+{
+    if (!is_chan_wait(s->reason))
+        return;
+#ifdef WEFT__WAIT_CHANS
+    if (s->reason == WEFT__WAIT_SELECT) {
+        /* acquire: the channel slots were stored before the count. */
+        size_t n = (size_t)weft__load_acq(&t->wait_nchans);
+        size_t rec = n < WEFT__WAIT_CHANS ? n : WEFT__WAIT_CHANS;
+        for (size_t i = 0; i < rec; i++)
+            add_chan(s, (const void *)weft__load_relaxed(&t->wait_chans[i]));
+        s->more_chans += (unsigned)(n - rec);
+        if (s->nchans)
+            return;
+    }
+#endif
+    add_chan(s, s->obj);
+}
+
+static void snap_once(weft__task *t, struct weft__diag_task *s)
 {
     memset(s, 0, sizeof *s);
     s->id = t->id;
@@ -154,26 +177,52 @@ void weft__diag_snap(weft__task *t, struct weft__diag_task *s)
     s->state = (int)weft__load_acq(&t->state);
     if (s->state != WEFT__TASK_PARKED)
         return;
+    /* Read before the wait fields: if it is unchanged after the stack
+     * walk, so is everything read in between (this very park). */
+    uint64_t stamp = weft__bt_stamp(t);
     s->reason = (int)weft__load_relaxed(&t->wait_reason);
     s->obj = (const void *)weft__load_relaxed(&t->wait_obj);
+    s->wait_pc = (uintptr_t)weft__load_relaxed(&t->wait_pc);
+    s->entry = (uintptr_t)t->fn;
     WEFT__DIAG_RACY_BEGIN();
     s->waited_ns = weft__task_waited_ns(t);
     WEFT__DIAG_RACY_END();
-    if (!is_chan_wait(s->reason))
+    snap_chans(t, s);
+    if (!weft__bt_enabled()) {
+        s->bt.state = WEFT__BT_OFF;
         return;
-#ifdef WEFT__WAIT_CHANS
-    if (s->reason == WEFT__WAIT_SELECT) {
-        /* acquire: the channel slots were stored before the count. */
-        size_t n = (size_t)weft__load_acq(&t->wait_nchans);
-        size_t rec = n < WEFT__WAIT_CHANS ? n : WEFT__WAIT_CHANS;
-        for (size_t i = 0; i < rec; i++)
-            add_chan(s, (const void *)weft__load_relaxed(&t->wait_chans[i]));
-        s->more_chans += (unsigned)(n - rec);
-        if (s->nchans)
-            return;
     }
-#endif
-    add_chan(s, s->obj);
+    weft__bt_walk(t, s->wait_pc, &s->bt);
+    /* full: the stack reads above are done before the re-check. */
+    weft__fence_full();
+    if (weft__load_acq(&t->state) != WEFT__TASK_PARKED || weft__bt_stamp(t) != stamp) {
+        s->bt.state = WEFT__BT_CHANGED; /* it was readied, and maybe parked again */
+        s->bt.n = 0;
+    }
+}
+
+void weft__diag_snap(weft__task *t, struct weft__diag_task *s)
+{
+    /* A torn stack is read again.  So is one that does not pass through
+     * the recorded call site: the park stores PARKED just before its
+     * switch saves the registers, so for a moment the saved frame is the
+     * previous one.  After three tries what was read is kept (a site
+     * that is not in the chain: weft itself built without frame
+     * pointers). */
+    for (int attempt = 0;; attempt++) {
+        snap_once(t, s);
+        bool settled = s->state != WEFT__TASK_PARKED || s->bt.state == WEFT__BT_OFF ||
+                       (s->bt.state == WEFT__BT_OK && (s->bt.from_site || !s->wait_pc));
+        if (settled || attempt == 2)
+            break;
+        for (int i = 0; i < 64; i++)
+            weft__cpu_relax(); /* a task switching out finishes in a few hundred cycles */
+    }
+    /* The call site is shown only once the stack proves it: a park that
+     * did not record one (a new blocking call that forgot
+     * weft__set_wait_pc) leaves the previous park's there. */
+    if (s->bt.state != WEFT__BT_OK || !s->bt.from_site)
+        s->wait_pc = 0;
 }
 
 bool weft__diag_certainly_leaked(const struct weft__diag_task *s)
@@ -296,9 +345,15 @@ static void print_site(FILE *out, const char *file, int line)
         fputs("an unrecorded site", out);
 }
 
-static void print_chan(FILE *out, const char *verb, const struct weft__diag_chan *c)
+/* A channel; ndistinct > 1: a group's members wait on that many channels
+ * made at the same site, in the same state. */
+static void print_chan(FILE *out, const char *verb, const struct weft__diag_chan *c,
+                       size_t ndistinct)
 {
-    fprintf(out, "    %s channel %p made at ", verb, c->addr);
+    if (ndistinct > 1)
+        fprintf(out, "    %s %zu different channels made at ", verb, ndistinct);
+    else
+        fprintf(out, "    %s channel %p made at ", verb, c->addr);
     print_site(out, c->file, c->line);
     if (c->cap)
         fprintf(out, " (buffered %zu/%zu", c->len, c->cap);
@@ -315,9 +370,50 @@ static void print_chan(FILE *out, const char *verb, const struct weft__diag_chan
     fputs(")\n", out);
 }
 
-void weft__diag_print_task(FILE *out, const struct weft__diag_task *s)
+/* What one printed block covers: a single task (next NULL) or a group. */
+struct block {
+    const struct weft__diag_task *v;
+    const size_t *next; /* member links (group.c); NULL: just v[head] */
+    size_t head, count;
+    const struct weft__symtab *tab; /* NULL: no call site, no stack */
+};
+
+#define FOR_MEMBERS(b, i) \
+    for (size_t i = (b)->head; i != SIZE_MAX; i = (b)->next ? (b)->next[i] : SIZE_MAX)
+
+static int by_addr(const void *a, const void *b)
 {
-    fprintf(out, "task %llu", (unsigned long long)s->id);
+    uintptr_t x = *(const uintptr_t *)a, y = *(const uintptr_t *)b;
+    return x < y ? -1 : x > y;
+}
+
+/* How many different objects the members wait on in channel slot k
+ * (k < 0: wait_obj).  1 when they cannot be counted (out of memory). */
+static size_t distinct_objs(const struct block *b, int k)
+{
+    if (b->count < 2)
+        return 1;
+    uintptr_t *a = weft__malloc(b->count * sizeof *a);
+    if (!a)
+        return 1;
+    size_t n = 0;
+    FOR_MEMBERS(b, i)
+        a[n++] = (uintptr_t)(k < 0 ? b->v[i].obj : b->v[i].chans[k].addr);
+    qsort(a, n, sizeof *a, by_addr);
+    size_t d = n ? 1 : 0;
+    for (size_t i = 1; i < n; i++)
+        d += a[i] != a[i - 1];
+    weft__free(a);
+    return d;
+}
+
+static void print_header(FILE *out, const struct block *b)
+{
+    const struct weft__diag_task *s = &b->v[b->head];
+    if (b->count == 1)
+        fprintf(out, "task %llu", (unsigned long long)s->id);
+    else
+        fprintf(out, "%zu tasks", b->count);
     if (s->name[0])
         fprintf(out, " \"%s\"", s->name);
     if (s->fn_name)
@@ -327,36 +423,234 @@ void weft__diag_print_task(FILE *out, const struct weft__diag_task *s)
     else if (!s->counted)
         fputs(" [internal]", out);
     fprintf(out, " [%s", state_text(s));
-    if (s->state == WEFT__TASK_PARKED)
-        fprintf(out, ", %lld ms", (long long)(s->waited_ns / WEFT_MS));
-    fputs("]:\n", out);
     if (s->state == WEFT__TASK_PARKED) {
-        const char *kind = obj_kind(s->reason);
-        if (s->reason == WEFT__WAIT_SELECT) {
-            for (unsigned i = 0; i < s->nchans; i++)
-                print_chan(out, "selecting on", &s->chans[i]);
-            if (s->more_chans)
-                fprintf(out, "    ... and %u more channel%s\n", s->more_chans,
-                        s->more_chans == 1 ? "" : "s");
-#ifndef WEFT__WAIT_CHANS
-            if (s->nchans)
-                fputs("    (only the select's first channel is recorded)\n", out);
-#endif
-        } else if (s->nchans) {
-            print_chan(out, "waiting on", &s->chans[0]);
-        } else if (kind && s->obj) {
-            fprintf(out, "    waiting on %s %p\n", kind, s->obj);
+        int64_t lo = INT64_MAX, hi = 0;
+        FOR_MEMBERS(b, i) {
+            int64_t ms = b->v[i].waited_ns / WEFT_MS;
+            lo = ms < lo ? ms : lo;
+            hi = ms > hi ? ms : hi;
         }
-        if (weft__diag_certainly_leaked(s))
-            fputs("    certainly leaked: nothing references that channel any more, so nothing "
-                  "can ever wake this task\n",
-                  out);
+        if (lo == hi)
+            fprintf(out, ", %lld ms", (long long)lo);
+        else
+            fprintf(out, ", %lld-%lld ms", (long long)lo, (long long)hi);
     }
+    fputs("]:\n", out);
+}
+
+/* "ids 3-7, 9, 12-40", wrapped: every member stays findable by its id. */
+static void print_ids(FILE *out, const struct block *b)
+{
+    int col = fprintf(out, "    ids ");
+    bool first = true;
+    for (size_t i = b->head; i != SIZE_MAX;) {
+        uint64_t lo = b->v[i].id, hi = lo;
+        size_t j = b->next[i];
+        while (j != SIZE_MAX && b->v[j].id == hi + 1) {
+            hi = b->v[j].id;
+            j = b->next[j];
+        }
+        char r[48];
+        int len = lo == hi ? snprintf(r, sizeof r, "%llu", (unsigned long long)lo)
+                           : snprintf(r, sizeof r, "%llu-%llu", (unsigned long long)lo,
+                                      (unsigned long long)hi);
+        if (!first) {
+            fputc(',', out);
+            col++;
+            if (col + 1 + len > 96) {
+                fputs("\n       ", out);
+                col = 7;
+            }
+            fputc(' ', out);
+            col++;
+        }
+        fputs(r, out);
+        col += len;
+        first = false;
+        i = j;
+    }
+    fputc('\n', out);
+}
+
+static void print_waits(FILE *out, const struct block *b)
+{
+    const struct weft__diag_task *s = &b->v[b->head];
+    const char *kind = obj_kind(s->reason);
+    if (s->reason == WEFT__WAIT_SELECT) {
+        for (unsigned i = 0; i < s->nchans; i++)
+            print_chan(out, "selecting on", &s->chans[i], distinct_objs(b, (int)i));
+        if (s->more_chans)
+            fprintf(out, "    ... and %u more channel%s\n", s->more_chans,
+                    s->more_chans == 1 ? "" : "s");
+#ifndef WEFT__WAIT_CHANS
+        if (s->nchans)
+            fputs("    (only the select's first channel is recorded)\n", out);
+#endif
+    } else if (s->nchans) {
+        print_chan(out, "waiting on", &s->chans[0], distinct_objs(b, 0));
+    } else if (kind && s->obj) {
+        size_t d = distinct_objs(b, -1);
+        if (d > 1)
+            fprintf(out, "    waiting on %zu different %s objects\n", d, kind);
+        else
+            fprintf(out, "    waiting on %s %p\n", kind, s->obj);
+    }
+    if (weft__diag_certainly_leaked(s))
+        fprintf(out,
+                "    certainly leaked: nothing references that channel any more, so nothing "
+                "can ever wake %s\n",
+                b->count == 1 ? "this task" : "these tasks");
+}
+
+/* One source frame: "0x.. in func at file:line", or what is known of it. */
+static void print_frame(FILE *out, uintptr_t pc, const struct weft__sym_frame *f, bool inlined)
+{
+    fprintf(out, "0x%" PRIxPTR " in %s", pc, f && f->func ? f->func : "??");
+    if (f && f->file)
+        fprintf(out, " at %s:%d", f->file, f->line);
+    else if (f && f->module)
+        fprintf(out, " (%s+0x%" PRIxPTR ")", f->module, f->offset);
+    if (inlined)
+        fputs(" [inlined]", out);
+}
+
+/* The source frame naming a parked task's blocking call site.  *tail: the
+ * site was lost to a tail call from the entry function, and this is the
+ * entry function itself (its first line). */
+static const struct weft__sym_frame *site_frame(const struct weft__diag_task *s,
+                                                const struct weft__symtab *tab, bool *tail)
+{
+    *tail = s->bt.state == WEFT__BT_OK && s->bt.site_in_entry;
+    const struct weft__sym *y = weft__symtab_get(tab, *tail ? s->entry + 1 : s->wait_pc);
+    return y ? &y->f[0] : NULL; /* the innermost: the call itself, or the entry's start */
+}
+
+static void print_blocked(FILE *out, const struct block *b)
+{
+    const struct weft__diag_task *s = &b->v[b->head];
+    if (!b->tab || s->state != WEFT__TASK_PARKED || !s->wait_pc)
+        return;
+    bool tail;
+    const struct weft__sym_frame *f = site_frame(s, b->tab, &tail);
+    fputs("    blocked at ", out);
+    if (f && f->file) {
+        fprintf(out, "%s:%d", f->file, f->line);
+        if (f->func)
+            fprintf(out, " in %s()", f->func);
+    } else {
+        print_frame(out, tail ? s->entry : s->wait_pc, f, false);
+    }
+    if (tail)
+        fputs(" (its last call, a tail call: the line is where the function starts)", out);
+    fputc('\n', out);
+}
+
+static void print_stack(FILE *out, const struct block *b)
+{
+    const struct weft__diag_task *s = &b->v[b->head];
+    if (!b->tab || s->state != WEFT__TASK_PARKED)
+        return;
+    switch (s->bt.state) {
+    case WEFT__BT_CHANGED:
+        fputs("    (stack not shown: the task ran while it was being read)\n", out);
+        return;
+    case WEFT__BT_UNREADABLE:
+        fputs("    (stack not shown: its saved frame is outside its stack)\n", out);
+        return;
+    case WEFT__BT_OK:
+        break;
+    default:
+        return;
+    }
+    unsigned k = 0;
+    for (unsigned i = 0; i < s->bt.n; i++) {
+        const struct weft__sym *y = weft__symtab_get(b->tab, s->bt.pc[i]);
+        unsigned nf = y ? y->n : 1;
+        for (unsigned j = 0; j < nf; j++) {
+            fprintf(out, "    #%u ", k++);
+            print_frame(out, s->bt.pc[i], y ? &y->f[j] : NULL, j + 1 < nf);
+            fputc('\n', out);
+        }
+    }
+    if (s->bt.truncated)
+        fputs("    ... (deeper frames not shown)\n", out);
+}
+
+static void print_spawned(FILE *out, const struct weft__diag_task *s)
+{
     fputs("    spawned at ", out);
     print_site(out, s->file, s->line);
     if (s->func)
         fprintf(out, " in %s()", s->func);
     fputc('\n', out);
+}
+
+static void print_block(FILE *out, const struct block *b)
+{
+    const struct weft__diag_task *s = &b->v[b->head];
+    print_header(out, b);
+    if (b->count > 1)
+        print_ids(out, b);
+    if (s->state == WEFT__TASK_PARKED)
+        print_waits(out, b);
+    print_blocked(out, b);
+    print_stack(out, b);
+    print_spawned(out, s);
+}
+
+void weft__diag_print_task(FILE *out, const struct weft__diag_task *s)
+{
+    struct block b = {s, NULL, 0, 1, NULL};
+    print_block(out, &b);
+}
+
+/* Every address the dump will print, resolved at once (no lock held).
+ * heads: the snapshots to take them from (NULL: all n). */
+static struct weft__symtab *symbolize(const struct weft__diag_task *v, const size_t *heads,
+                                      size_t n)
+{
+    if (!weft__bt_enabled())
+        return NULL;
+    struct weft__symtab *tab = weft__symtab_new();
+    if (!tab)
+        return NULL;
+    for (size_t k = 0; k < n; k++) {
+        const struct weft__diag_task *s = &v[heads ? heads[k] : k];
+        if (s->state != WEFT__TASK_PARKED)
+            continue;
+        bool ok = weft__symtab_add(tab, s->wait_pc);
+        if (ok && s->bt.state == WEFT__BT_OK && s->bt.site_in_entry)
+            ok = weft__symtab_add(tab, s->entry + 1); /* its first instruction */
+        for (unsigned i = 0; ok && i < s->bt.n; i++)
+            ok = weft__symtab_add(tab, s->bt.pc[i]);
+        if (!ok)
+            break; /* out of memory: the rest print as bare addresses */
+    }
+    weft__symtab_resolve(tab);
+    return tab;
+}
+
+void weft__diag_print_tasks(FILE *out, const struct weft__diag_task *v, size_t n)
+{
+    struct weft__diag_groups g;
+    if (weft__diag_group(v, n, &g) != 0) {
+        /* Out of memory: one block per task, as found. */
+        struct weft__symtab *tab = symbolize(v, NULL, n);
+        for (size_t i = 0; i < n; i++) {
+            struct block b = {v, NULL, i, 1, tab};
+            print_block(out, &b);
+        }
+        weft__symtab_free(tab);
+        return;
+    }
+    struct weft__symtab *tab = symbolize(v, g.heads, g.ngroups);
+    for (size_t k = 0; k < g.ngroups; k++) {
+        size_t h = g.heads[k];
+        struct block b = {v, g.next, h, g.count[h], tab};
+        print_block(out, &b);
+    }
+    weft__symtab_free(tab);
+    weft__diag_groups_free(&g);
 }
 
 int weft_dump_tasks(FILE *out)
@@ -366,8 +660,7 @@ int weft_dump_tasks(FILE *out)
     struct weft__diag_task *v;
     size_t lost;
     size_t n = weft__diag_collect(NULL, NULL, &v, &lost);
-    for (size_t i = 0; i < n; i++)
-        weft__diag_print_task(out, &v[i]);
+    weft__diag_print_tasks(out, v, n);
     if (lost)
         fprintf(out, "(%zu more task%s not shown: out of memory or spawned during the dump)\n",
                 lost, lost == 1 ? "" : "s");
@@ -385,13 +678,20 @@ static void json_str(FILE *out, const char *s)
         return;
     }
     fputc('"', out);
-    for (const unsigned char *p = (const unsigned char *)s; *p; p++) {
-        if (*p == '"' || *p == '\\')
-            fprintf(out, "\\%c", *p);
-        else if (*p < 0x20)
-            fprintf(out, "\\u%04x", *p);
+    const unsigned char *p = (const unsigned char *)s;
+    for (;;) {
+        /* Runs that need no escape go out in one write (file names). */
+        const unsigned char *q = p;
+        while (*q && *q != '"' && *q != '\\' && *q >= 0x20)
+            q++;
+        fwrite(p, 1, (size_t)(q - p), out);
+        if (!*q)
+            break;
+        if (*q == '"' || *q == '\\')
+            fprintf(out, "\\%c", *q);
         else
-            fputc(*p, out);
+            fprintf(out, "\\u%04x", *q);
+        p = q + 1;
     }
     fputc('"', out);
 }
@@ -417,8 +717,52 @@ static void json_chan(FILE *out, const struct weft__diag_chan *c)
             c->orphaned ? "true" : "false");
 }
 
+/* ,"blocked_at":{file,line,func}|null,"stack":[{pc,func,file,line,...}],
+ * "stack_truncated":bool — inlined calls are frames of their own, with the
+ * same pc and "inlined":true. */
+static void json_stack(FILE *out, const struct weft__diag_task *s, const struct weft__symtab *tab)
+{
+    bool parked = s->state == WEFT__TASK_PARKED;
+    bool tail = false;
+    const struct weft__sym_frame *f = parked && s->wait_pc ? site_frame(s, tab, &tail) : NULL;
+    fputs(",\"blocked_at\":", out);
+    if (!parked || !s->wait_pc) {
+        fputs("null", out);
+    } else {
+        fputs("{\"file\":", out);
+        json_str(out, f ? f->file : NULL);
+        fprintf(out, ",\"line\":%d,\"func\":", f ? f->line : 0);
+        json_str(out, f ? f->func : NULL);
+        fprintf(out, ",\"pc\":\"0x%" PRIxPTR "\"%s}", s->wait_pc,
+                tail ? ",\"tail_call\":true" : "");
+    }
+    fputs(",\"stack\":[", out);
+    bool first = true;
+    for (unsigned i = 0; parked && s->bt.state == WEFT__BT_OK && i < s->bt.n; i++) {
+        const struct weft__sym *y = weft__symtab_get(tab, s->bt.pc[i]);
+        unsigned nf = y ? y->n : 1;
+        for (unsigned j = 0; j < nf; j++) {
+            const struct weft__sym_frame *f = y ? &y->f[j] : NULL;
+            fprintf(out, "%s{\"pc\":\"0x%" PRIxPTR "\",\"func\":", first ? "" : ",",
+                    s->bt.pc[i]);
+            json_str(out, f ? f->func : NULL);
+            fputs(",\"file\":", out);
+            json_str(out, f ? f->file : NULL);
+            fprintf(out, ",\"line\":%d,\"module\":", f ? f->line : 0);
+            json_str(out, f ? f->module : NULL);
+            if (j + 1 < nf)
+                fputs(",\"inlined\":true", out);
+            fputc('}', out);
+            first = false;
+        }
+    }
+    fprintf(out, "],\"stack_truncated\":%s",
+            parked && s->bt.state == WEFT__BT_OK && s->bt.truncated ? "true" : "false");
+}
+
 void weft__diag_print_json(FILE *out, const struct weft__diag_task *v, size_t n)
 {
+    struct weft__symtab *tab = symbolize(v, NULL, n);
     for (size_t i = 0; i < n; i++) {
         const struct weft__diag_task *s = &v[i];
         fprintf(out, "%s\n  {\"id\":%llu,\"name\":", i ? "," : "", (unsigned long long)s->id);
@@ -449,9 +793,12 @@ void weft__diag_print_json(FILE *out, const struct weft__diag_task *v, size_t n)
                 fprintf(out, ",\"addr\":\"%p\"}", s->obj);
             }
         }
-        fprintf(out, "],\"more_channels\":%u,\"certainly_leaked\":%s}", s->more_chans,
+        fprintf(out, "],\"more_channels\":%u,\"certainly_leaked\":%s", s->more_chans,
                 weft__diag_certainly_leaked(s) ? "true" : "false");
+        json_stack(out, s, tab);
+        fputc('}', out);
     }
+    weft__symtab_free(tab);
 }
 
 int weft_dump_tasks_json(FILE *out)

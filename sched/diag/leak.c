@@ -58,7 +58,7 @@ static int64_t deadline_after(int64_t now, int64_t timeout)
 
 static void wait_on_thread(struct weft__diag_scan *s, int64_t deadline);
 
-static void wait_polling(struct weft__diag_scan *s, int64_t deadline)
+static void wait_polling(struct weft__diag_scan *s, int64_t deadline, const void *pc)
 {
     int64_t step = LEAK_TASK_STEP_MIN * WEFT_MS;
     for (;;) {
@@ -66,7 +66,7 @@ static void wait_polling(struct weft__diag_scan *s, int64_t deadline)
         int64_t now = weft_now();
         if (settled(s) || now >= deadline)
             return;
-        weft_sleep(deadline - now < step ? deadline - now : step);
+        weft__sleep_pc(deadline - now < step ? deadline - now : step, pc);
         if (step < LEAK_TASK_STEP * WEFT_MS)
             step *= 2;
     }
@@ -89,7 +89,8 @@ static void *helper_main(void *p)
     return NULL;
 }
 
-static void wait_in_task(struct weft__diag_scan *s, int64_t deadline)
+/* pc: the user's call of weft_leak_check, for dumps taken meanwhile. */
+static void wait_in_task(struct weft__diag_scan *s, int64_t deadline, const void *pc)
 {
     weft_chan *verdict = weft_chan_make_at(0, 1, __FILE__, __LINE__);
     struct helper h = {s, deadline, weft_chan_retain(verdict)};
@@ -100,11 +101,11 @@ static void wait_in_task(struct weft__diag_scan *s, int64_t deadline)
     if (r) {
         weft_chan_release(verdict);
         weft_chan_release(verdict);
-        wait_polling(s, deadline);
+        wait_polling(s, deadline, pc);
         return;
     }
     /* The helper wrote *s before its send; the receive orders it for us. */
-    (void)weft_chan_recv(verdict, NULL);
+    (void)weft__chan_recv_pc(verdict, NULL, pc);
     weft_chan_release(verdict);
 }
 
@@ -170,8 +171,7 @@ static void print_report(FILE *out, const struct weft__diag_task *v, size_t n, s
                 (long long)(waited / WEFT_MS), total == 1 ? "it" : "them");
     else
         fprintf(out, "(timed out after %lld ms)\n", (long long)(waited / WEFT_MS));
-    for (size_t i = 0; i < n; i++)
-        weft__diag_print_task(out, &v[i]);
+    weft__diag_print_tasks(out, v, n);
     if (lost)
         fprintf(out, "(%zu more not shown: out of memory)\n", lost);
     fflush(out);
@@ -188,7 +188,7 @@ size_t weft_leak_check(uint64_t mark, int64_t timeout, FILE *report)
     if (deadline <= start)
         weft__diag_scan(&s); /* no waiting: one look */
     else if (self)
-        wait_in_task(&s, deadline);
+        wait_in_task(&s, deadline, WEFT__CALLER());
     else
         wait_on_thread(&s, deadline);
     if (!self)

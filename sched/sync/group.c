@@ -76,15 +76,16 @@ int weft_group_set_limit(weft_group *g, int n)
 
 #undef weft_group_go
 
-int weft_group_go_at(weft_group *g, weft_group_fn fn, void *arg, const char *fn_name,
-                     const char *file, int line, const char *func)
+/* pc: the user's call site, recorded if the limit makes it block. */
+static int group_go(weft_group *g, weft_group_fn fn, void *arg, const char *fn_name,
+                    const char *file, int line, const char *func, const void *pc)
 {
     /* acquire: pairs with the CAS in weft_group_wait.  Calling go while
      * wait is returning is a misuse either way (as in Go). */
     if (!g || !fn || weft__iload_acq(&g->_state) == G_WAITED)
         return EINVAL;
     if (g->_sem) {
-        int r = weft_chan_send(g->_sem, NULL); /* blocks while the limit is reached */
+        int r = weft__chan_send_pc(g->_sem, NULL, pc); /* blocks while the limit is reached */
         if (r)
             return r;
     }
@@ -101,16 +102,22 @@ int weft_group_go_at(weft_group *g, weft_group_fn fn, void *arg, const char *fn_
     return r;
 }
 
+int weft_group_go_at(weft_group *g, weft_group_fn fn, void *arg, const char *fn_name,
+                     const char *file, int line, const char *func)
+{
+    return group_go(g, fn, arg, fn_name, file, line, func, WEFT__CALLER());
+}
+
 int weft_group_go(weft_group *g, weft_group_fn fn, void *arg)
 {
-    return weft_group_go_at(g, fn, arg, NULL, NULL, 0, NULL);
+    return group_go(g, fn, arg, NULL, NULL, 0, NULL, WEFT__CALLER());
 }
 
 int weft_group_wait(weft_group *g)
 {
     if (!g)
         return EINVAL;
-    int r = weft__wg_wait_why(&g->_wg, WEFT__WAIT_GROUP, g);
+    int r = weft__wg_wait_why(&g->_wg, WEFT__WAIT_GROUP, g, WEFT__CALLER());
     if (r)
         return r;
     /* acquire: the winning task's CAS happens-before its wg_done, which

@@ -38,7 +38,7 @@ struct m_waiter {
 static inline weft__aint *m_state(weft_mutex *m) { return (weft__aint *)&m->_state; }
 static inline weft__lock *m_lock(weft_mutex *m) { return (weft__lock *)&m->_lock; }
 
-int weft__mutex_lock_why(weft_mutex *m, enum weft__wait why, const void *obj)
+int weft__mutex_lock_why(weft_mutex *m, enum weft__wait why, const void *obj, const void *pc)
 {
     if (WEFT__UNLIKELY(!m))
         return EINVAL;
@@ -78,11 +78,15 @@ int weft__mutex_lock_why(weft_mutex *m, enum weft__wait why, const void *obj)
         m->_head = &me;
     m->_tail = &me;
     /* Readied by the unlock that handed us the mutex. */
+    weft__set_wait_pc(self, pc);
     weft__park(why, obj, m_lock(m));
     return 0;
 }
 
-int weft_mutex_lock(weft_mutex *m) { return weft__mutex_lock_why(m, WEFT__WAIT_MUTEX, m); }
+int weft_mutex_lock(weft_mutex *m)
+{
+    return weft__mutex_lock_why(m, WEFT__WAIT_MUTEX, m, WEFT__CALLER());
+}
 
 int weft_mutex_trylock(weft_mutex *m)
 {

@@ -29,7 +29,7 @@ int weft_once_do(weft_once *o, weft_fn fn, void *arg)
     /* relaxed: only equal to self if self stored it (program order). */
     if ((weft__task *)weft__load_relaxed(o_runner(o)) == self)
         return EDEADLK;
-    int r = weft__mutex_lock_why(&o->_mu, WEFT__WAIT_ONCE, o);
+    int r = weft__mutex_lock_why(&o->_mu, WEFT__WAIT_ONCE, o, WEFT__CALLER());
     if (r)
         return r;
     if (!weft__load_relaxed(o_done(o))) { /* relaxed: written only under the mutex */

@@ -8,15 +8,16 @@
 #include "internal.h"
 
 /* weft_mutex_lock, recording why/obj as the wait reason when it parks
- * (Once parks as "once" on the weft_once, not as "mutex"). */
-int weft__mutex_lock_why(weft_mutex *m, enum weft__wait why, const void *obj);
+ * (Once parks as "once" on the weft_once, not as "mutex"), and pc as the
+ * user's call site (WEFT__CALLER of the public entry point). */
+int weft__mutex_lock_why(weft_mutex *m, enum weft__wait why, const void *obj, const void *pc);
 
 /* Tasks queued on m right now (tests and dumps; takes m's queue lock). */
 size_t weft__mutex_waiters(weft_mutex *m);
 
-/* weft_wg_wait, recording why/obj when it parks (errgroup waits as
- * "errgroup" on the group). */
-int weft__wg_wait_why(weft_wg *wg, enum weft__wait why, const void *obj);
+/* weft_wg_wait, recording why/obj and the call site pc when it parks
+ * (errgroup waits as "errgroup" on the group). */
+int weft__wg_wait_why(weft_wg *wg, enum weft__wait why, const void *obj, const void *pc);
 /* The counter now (a snapshot). */
 int64_t weft__wg_count(weft_wg *wg);
 

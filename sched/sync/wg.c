@@ -212,7 +212,7 @@ static inline void wg_quiesce(weft_wg *wg)
     }
 }
 
-int weft_wg_wait(weft_wg *wg) { return weft__wg_wait_why(wg, WEFT__WAIT_WG, wg); }
+int weft_wg_wait(weft_wg *wg) { return weft__wg_wait_why(wg, WEFT__WAIT_WG, wg, WEFT__CALLER()); }
 
 int64_t weft__wg_count(weft_wg *wg)
 {
@@ -220,7 +220,7 @@ int64_t weft__wg_count(weft_wg *wg)
     return wg_count(weft__load_acq(wg_state(wg)));
 }
 
-int weft__wg_wait_why(weft_wg *wg, enum weft__wait why, const void *obj)
+int weft__wg_wait_why(weft_wg *wg, enum weft__wait why, const void *obj, const void *pc)
 {
     if (WEFT__UNLIKELY(!wg))
         return EINVAL;
@@ -241,6 +241,7 @@ int weft__wg_wait_why(weft_wg *wg, enum weft__wait why, const void *obj)
     struct wg_waiter me = {.task = self};
     list_push(wg, &me);
     /* Readied by the add that ends this generation, after it unlinked us. */
+    weft__set_wait_pc(self, pc);
     weft__park(why, obj, wg_lock(wg));
     return 0;
 }
@@ -279,7 +280,7 @@ int weft_wg_wait_ctx(weft_wg *wg, weft_ctx *ctx)
     if (WEFT__UNLIKELY(!wg))
         return EINVAL;
     if (!ctx)
-        return weft_wg_wait(wg);
+        return weft__wg_wait_why(wg, WEFT__WAIT_WG, wg, WEFT__CALLER());
     /* acquire: as in weft_wg_wait. */
     if (wg_count(weft__load_acq(wg_state(wg))) == 0) {
         wg_quiesce(wg);
@@ -295,7 +296,8 @@ int weft_wg_wait_ctx(weft_wg *wg, weft_ctx *ctx)
     if (err)
         return err; /* already done */
     if (!cw.locked)
-        return weft_wg_wait(wg); /* ctx can never be done */
+        /* ctx can never be done */
+        return weft__wg_wait_why(wg, WEFT__WAIT_WG, wg, WEFT__CALLER());
     weft__lock_acquire(wg_lock(wg));
     if (!wg_mark_waiting(wg)) {
         /* The counter reached zero after the check above: leave without
@@ -310,6 +312,7 @@ int weft_wg_wait_ctx(weft_wg *wg, weft_ctx *ctx)
     struct wg_waiter me = {.task = self, .claim = true};
     list_push(wg, &me);
     struct wg_ctx_unlock u = {wg, &cw};
+    weft__set_wait_pc(self, WEFT__CALLER());
     weft__park_ex(WEFT__WAIT_WG, wg, wg_ctx_unlock, &u, WEFT_FOREVER);
     /* Woken by exactly one of the two; unlink from both. */
     weft__ctx_wait_end(&cw);
