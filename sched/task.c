@@ -202,13 +202,15 @@ static void free_dead(void *arg)
 
 __attribute__((noreturn)) static void task_exit(weft__worker *w, weft__task *t)
 {
-    registry_remove(t);
     weft__store_rel(&t->state, WEFT__TASK_DEAD);
     /* full: the task's effects happen-before anyone who sees the count
-     * drop (weft_num_tasks, leak checks). */
+     * drop (weft_num_tasks, leak checks).  The count drops before the task
+     * leaves the registry: a leak check (which walks the registry) that
+     * finds it gone must find weft_num_tasks down too. */
     if (t->counted)
         weft__fetch_add_full(&weft__ctr.live, (AO_t)-1);
     weft__fetch_add_full(&weft__ctr.live_all, (AO_t)-1);
+    registry_remove(t);
     weft__fetch_add_relaxed(&weft__ctr.exited, 1);
     /* Dekker pair with weft__wait_exit: both sides use full barriers, so
      * either the waiter sees the new epoch or we see the waiter. */
