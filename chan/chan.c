@@ -41,17 +41,17 @@ void weft__chan_buf_take(weft_chan *c, void *out)
 
 /* send_to / recv_from for callers that already know their worker (the
  * channel operations); the exported forms below look it up (select). */
-static inline void send_to_on(weft__worker *w, weft_chan *c, weft__sudog *sg, const void *elem)
+static inline int send_to_on(weft__worker *w, weft_chan *c, weft__sudog *sg, const void *elem)
 {
     if (sg->elem)
         weft__copy_elem(sg->elem, elem, c->elemsize);
     sg->success = true;
     weft__task *t = sg->task;
     weft__chan_unlock(c);
-    weft__ready_on(w, t);
+    return weft__ready_ret0(w, t);
 }
 
-static inline void recv_from_on(weft__worker *w, weft_chan *c, weft__sudog *sg, void *out)
+static inline int recv_from_on(weft__worker *w, weft_chan *c, weft__sudog *sg, void *out)
 {
     if (c->cap == 0) {
         if (out)
@@ -65,7 +65,7 @@ static inline void recv_from_on(weft__worker *w, weft_chan *c, weft__sudog *sg, 
     sg->success = true;
     weft__task *t = sg->task;
     weft__chan_unlock(c);
-    weft__ready_on(w, t);
+    return weft__ready_ret0(w, t);
 }
 
 void weft__chan_send_to(weft_chan *c, weft__sudog *sg, const void *elem)
@@ -178,25 +178,41 @@ static inline bool chan_empty(weft_chan *c)
     return weft__load_acq(&c->qcount) == 0;
 }
 
+/* The blocking halves, out of line: the hand-off and buffer paths above
+ * them then need no stack frame of their own.  Called with c locked; pc is
+ * the blocking call site to record. */
+static __attribute__((noinline)) int send_park(weft__worker *w, weft_chan *c, const void *elem,
+                                               const void *pc)
+{
+    weft__task *self = w ? *(weft__task **)w : weft__current(); /* see weft__self_on */
+    if (WEFT__UNLIKELY(!self)) {
+        weft__chan_unlock(c);
+        return ENOMEM;
+    }
+    weft__sudog me;
+    weft__sudog_init(&me, self, (void *)elem, c);
+    weft__waitq_push(&c->sendq, &me);
+    weft__set_wait_pc(self, pc);
+    weft__park_on(w, self, WEFT__WAIT_CHAN_SEND, c, &c->lock);
+    /* Woken by a receiver (success) or by close. */
+    return me.success ? 0 : EPIPE;
+}
+
 /* block: 0 try, 1 block.  pc: the blocking call site to record if the
  * caller parks; NULL for the return address of the public entry point this
  * is inlined into (read only when parking: one load from its frame).
  * Returns 0, EPIPE or EAGAIN. */
-static inline __attribute__((always_inline)) int chan_send(weft_chan *c, const void *elem,
-                                                           bool block, const void *pc)
+static inline __attribute__((always_inline)) int send_locked(weft__worker *w, weft_chan *c,
+                                                             const void *elem, bool block,
+                                                             const void *pc)
 {
-    weft__worker *w;
-    weft__task *self = weft__self_on(&w);
-    weft__chan_lock(c);
     if (WEFT__UNLIKELY(weft__load_relaxed(&c->closed))) {
         weft__chan_unlock(c);
         return EPIPE;
     }
     weft__sudog *sg = weft__waitq_take(&c->recvq);
-    if (sg) {
-        send_to_on(w, c, sg, elem);
-        return 0;
-    }
+    if (sg)
+        return send_to_on(w, c, sg, elem);
     if (weft__load_relaxed(&c->qcount) < c->cap) {
         weft__chan_buf_put(c, elem);
         weft__chan_unlock(c);
@@ -206,16 +222,30 @@ static inline __attribute__((always_inline)) int chan_send(weft_chan *c, const v
         weft__chan_unlock(c);
         return EAGAIN;
     }
-    if (WEFT__UNLIKELY(!self)) {
-        weft__chan_unlock(c);
-        return ENOMEM;
-    }
-    weft__sudog me = {.task = self, .elem = (void *)elem, .chan = c};
-    weft__waitq_push(&c->sendq, &me);
-    weft__set_wait_pc(self, pc ? pc : WEFT__CALLER());
-    weft__park_on(w, self, WEFT__WAIT_CHAN_SEND, c, &c->lock);
-    /* Woken by a receiver (success) or by close. */
-    return me.success ? 0 : EPIPE;
+    return send_park(w, c, elem, pc ? pc : WEFT__CALLER());
+}
+
+/* The channel's lock was held: wait for it here, out of line. */
+static __attribute__((noinline)) int send_contended(weft_chan *c, const void *elem, bool block,
+                                                    const void *pc)
+{
+    weft__lock_slow(&c->lock);
+    AO_nop_write(); /* as in weft__chan_lock */
+    return send_locked(weft__cur_worker(), c, elem, block, pc);
+}
+
+/* block: 0 try, 1 block.  pc: the blocking call site to record if the
+ * caller parks; NULL for the return address of the public entry point this
+ * is inlined into (read only when parking).  Returns 0, EPIPE or EAGAIN.
+ * Every call on the way (the hand-off's ready, the parking, a contended
+ * lock) is a tail call, so the common paths need no stack frame. */
+static inline __attribute__((always_inline)) int chan_send(weft_chan *c, const void *elem,
+                                                           bool block, const void *pc)
+{
+    if (WEFT__UNLIKELY(!weft__lock_try(&c->lock)))
+        return send_contended(c, elem, block, pc ? pc : WEFT__CALLER());
+    AO_nop_write(); /* as in weft__chan_lock */
+    return send_locked(weft__cur_worker(), c, elem, block, pc);
 }
 
 int weft__chan_send_pc(weft_chan *c, const void *elem, const void *pc)
@@ -247,18 +277,12 @@ int weft_chan_try_send(weft_chan *c, const void *elem)
 
 /* ---- receive -------------------------------------------------------------- */
 
-/* block, pc: as for chan_send. */
-static inline __attribute__((always_inline)) int chan_recv(weft_chan *c, void *out, bool block,
-                                                           const void *pc)
+static inline __attribute__((always_inline)) int recv_locked(weft__worker *w, weft_chan *c,
+                                                             void *out, bool block, const void *pc)
 {
-    weft__worker *w;
-    weft__task *self = weft__self_on(&w);
-    weft__chan_lock(c);
     weft__sudog *sg = weft__waitq_take(&c->sendq);
-    if (sg) {
-        recv_from_on(w, c, sg, out);
-        return 0;
-    }
+    if (sg)
+        return recv_from_on(w, c, sg, out);
     if (weft__load_relaxed(&c->qcount) > 0) {
         weft__chan_buf_take(c, out);
         weft__chan_unlock(c);
@@ -273,11 +297,15 @@ static inline __attribute__((always_inline)) int chan_recv(weft_chan *c, void *o
         weft__chan_unlock(c);
         return EAGAIN;
     }
+    /* Parking is the common end of a receive (a consumer waits for its
+     * producer): inline, unlike send_park. */
+    weft__task *self = w ? *(weft__task **)w : weft__current(); /* see weft__self_on */
     if (WEFT__UNLIKELY(!self)) {
         weft__chan_unlock(c);
         return ENOMEM;
     }
-    weft__sudog me = {.task = self, .elem = out, .chan = c};
+    weft__sudog me;
+    weft__sudog_init(&me, self, out, c);
     weft__waitq_push(&c->recvq, &me);
     weft__set_wait_pc(self, pc ? pc : WEFT__CALLER());
     weft__park_on(w, self, WEFT__WAIT_CHAN_RECV, c, &c->lock);
@@ -285,6 +313,24 @@ static inline __attribute__((always_inline)) int chan_recv(weft_chan *c, void *o
         return 0;
     weft__chan_zero(c, out); /* close zeroed it already; keep it explicit */
     return EPIPE;
+}
+
+static __attribute__((noinline)) int recv_contended(weft_chan *c, void *out, bool block,
+                                                    const void *pc)
+{
+    weft__lock_slow(&c->lock);
+    AO_nop_write(); /* as in weft__chan_lock */
+    return recv_locked(weft__cur_worker(), c, out, block, pc);
+}
+
+/* block, pc: as for chan_send. */
+static inline __attribute__((always_inline)) int chan_recv(weft_chan *c, void *out, bool block,
+                                                           const void *pc)
+{
+    if (WEFT__UNLIKELY(!weft__lock_try(&c->lock)))
+        return recv_contended(c, out, block, pc ? pc : WEFT__CALLER());
+    AO_nop_write(); /* as in weft__chan_lock */
+    return recv_locked(weft__cur_worker(), c, out, block, pc);
 }
 
 int weft__chan_recv_pc(weft_chan *c, void *out, const void *pc)

@@ -70,6 +70,17 @@ static inline void weft__chan_unlock(weft_chan *c) { weft__lock_release(&c->lock
 
 /* ---- wait queues (lock held) ---- */
 
+/* A plain (not select) waiter's sudog: only the fields a waker reads are
+ * set (links and queued are waitq_push's; case_index is select's only). */
+static inline void weft__sudog_init(weft__sudog *sg, weft__task *t, void *elem, weft_chan *c)
+{
+    sg->task = t;
+    sg->elem = elem;
+    sg->chan = c;
+    sg->is_select = false;
+    sg->success = false;
+}
+
 static inline void weft__waitq_push(weft__waitq *q, weft__sudog *sg)
 {
     sg->next = NULL;

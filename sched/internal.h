@@ -262,6 +262,12 @@ static inline bool weft__claim(weft__task *t)
 /* Copy one channel element: small fixed sizes become plain moves. */
 static inline void weft__copy_elem(void *dst, const void *src, size_t n)
 {
+    /* One word is by far the commonest element (ints, pointers): a
+     * predicted branch, not the jump table the switch compiles to. */
+    if (WEFT__LIKELY(n == 8)) {
+        __builtin_memcpy(dst, src, 8);
+        return;
+    }
     switch (n) {
     case 0:
         return;
@@ -286,7 +292,7 @@ static inline void weft__copy_elem(void *dst, const void *src, size_t n)
 }
 
 /* Stacks guarded only by a canary exist (checked at every switch). */
-extern bool weft__canary_in_use;
+extern bool weft__canary_in_use __attribute__((visibility("hidden"))); /* read at every switch */
 
 /* Make a parked task runnable (or wake a parked plain thread). */
 void weft__ready(weft__task *t);
@@ -318,6 +324,10 @@ struct weft__worker;
 void weft__park_on(struct weft__worker *w, weft__task *self, enum weft__wait why,
                    const void *obj, weft__lock *lk);
 void weft__ready_on(struct weft__worker *w, weft__task *t);
+/* weft__ready_on returning 0: a hand-off that ends `return
+ * weft__ready_ret0(w, t);` is a tail call, so the channel operation's fast
+ * path keeps nothing alive across it (no callee-saved registers to save). */
+int weft__ready_ret0(struct weft__worker *w, weft__task *t);
 /* The running task and its worker in one thread-local read.  The running
  * task is the first field of a worker (asserted in worker.h). */
 static inline weft__task *weft__self_on(struct weft__worker **wp)

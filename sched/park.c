@@ -208,7 +208,17 @@ int weft__park_until(enum weft__wait why, const void *obj, weft__lock *lk, int64
 
 void weft__ready(weft__task *t) { weft__ready_on(weft__cur_worker(), t); }
 
-void weft__ready_on(weft__worker *w, weft__task *t)
+static inline __attribute__((always_inline)) void ready_on(weft__worker *w, weft__task *t);
+
+void weft__ready_on(weft__worker *w, weft__task *t) { ready_on(w, t); }
+
+int weft__ready_ret0(weft__worker *w, weft__task *t)
+{
+    ready_on(w, t);
+    return 0;
+}
+
+static inline __attribute__((always_inline)) void ready_on(weft__worker *w, weft__task *t)
 {
     if (t->is_thread) {
         /* Counted before the wake, so nobody sees the thread neither

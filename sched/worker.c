@@ -160,7 +160,7 @@ void weft__schedule_out(weft__worker *w, weft__task *self)
      * timers and the global queue: a pair of tasks handing work to each
      * other must not starve them. */
     if (WEFT__LIKELY(--w->sched_budget > 0))
-        next = weft__runq_get(w);
+        next = weft__runq_get_fast(w);
     else
         w->sched_budget = 61;
     w->switches++;

@@ -95,6 +95,16 @@ extern weft__sched weft__S;
 bool weft__runq_put(weft__worker *w, weft__task *t);     /* false: full */
 void weft__runq_put_or_global(weft__worker *w, weft__task *t);
 weft__task *weft__runq_get(weft__worker *w);
+/* runq_get's first look, inline for the switch path: the partner a running
+ * task just readied waits in runnext. */
+static inline weft__task *weft__runq_get_fast(weft__worker *w)
+{
+    AO_t next = weft__load_relaxed(&w->runnext);
+    /* acquire: the task's frame was written before it was published. */
+    if (WEFT__LIKELY(next != 0) && weft__cas_acq(&w->runnext, next, 0))
+        return (weft__task *)next;
+    return weft__runq_get(w);
+}
 weft__task *weft__runq_steal(weft__worker *thief, weft__worker *victim, bool take_runnext);
 bool weft__runq_empty(weft__worker *w);
 void weft__gq_put(weft__task *t);
