@@ -62,6 +62,10 @@ static inline int weft__icas_acq(volatile unsigned *p, unsigned old, unsigned nv
 {
     return AO_int_compare_and_swap_acquire(p, old, nv);
 }
+static inline int weft__icas_rel(volatile unsigned *p, unsigned old, unsigned nv)
+{
+    return AO_int_compare_and_swap_release(p, old, nv);
+}
 static inline unsigned weft__ifetch_add_full(volatile unsigned *p, unsigned v)
 {
     return AO_int_fetch_and_add_full(p, v);

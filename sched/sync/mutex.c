@@ -38,13 +38,12 @@ struct m_waiter {
 static inline weft__aint *m_state(weft_mutex *m) { return (weft__aint *)&m->_state; }
 static inline weft__lock *m_lock(weft_mutex *m) { return (weft__lock *)&m->_lock; }
 
-int weft__mutex_lock_why(weft_mutex *m, enum weft__wait why, const void *obj, const void *pc)
+/* The lock when the first CAS failed (or m is NULL). */
+static __attribute__((noinline)) int mutex_lock_slow(weft_mutex *m, enum weft__wait why,
+                                                     const void *obj, const void *pc)
 {
     if (WEFT__UNLIKELY(!m))
         return EINVAL;
-    /* acquire: the critical section must not float above the lock. */
-    if (WEFT__LIKELY(weft__icas_acq(m_state(m), M_UNLOCKED, M_LOCKED)))
-        return 0;
     /* Spin only while held with nobody queued (see the header comment). */
     for (int i = 0; i < M_SPINS; i++) {
         /* relaxed: a hint; the CAS (acquire, as above) decides. */
@@ -83,9 +82,21 @@ int weft__mutex_lock_why(weft_mutex *m, enum weft__wait why, const void *obj, co
     return 0;
 }
 
+int weft__mutex_lock_why(weft_mutex *m, enum weft__wait why, const void *obj, const void *pc)
+{
+    /* acquire: the critical section must not float above the lock. */
+    if (WEFT__LIKELY(m != NULL) && WEFT__LIKELY(weft__icas_acq(m_state(m), M_UNLOCKED, M_LOCKED)))
+        return 0;
+    return mutex_lock_slow(m, why, obj, pc);
+}
+
 int weft_mutex_lock(weft_mutex *m)
 {
-    return weft__mutex_lock_why(m, WEFT__WAIT_MUTEX, m, WEFT__CALLER());
+    /* Uncontended: one CAS and no frame (the call site is read only when
+     * the lock has to wait). */
+    if (WEFT__LIKELY(m != NULL) && WEFT__LIKELY(weft__icas_acq(m_state(m), M_UNLOCKED, M_LOCKED)))
+        return 0;
+    return mutex_lock_slow(m, WEFT__WAIT_MUTEX, m, WEFT__CALLER());
 }
 
 int weft_mutex_trylock(weft_mutex *m)
@@ -96,12 +107,22 @@ int weft_mutex_trylock(weft_mutex *m)
     return weft__icas_acq(m_state(m), M_UNLOCKED, M_LOCKED) ? 0 : EBUSY;
 }
 
+static __attribute__((noinline)) int mutex_unlock_slow(weft_mutex *m);
+
 int weft_mutex_unlock(weft_mutex *m)
 {
     if (WEFT__UNLIKELY(!m))
         return EINVAL;
-    if (WEFT__LIKELY(weft__icas_full(m_state(m), M_LOCKED, M_UNLOCKED)))
+    /* release: the critical section happens-before the next lock's
+     * acquire CAS, which reads this store. */
+    if (WEFT__LIKELY(weft__icas_rel(m_state(m), M_LOCKED, M_UNLOCKED)))
         return 0;
+    return mutex_unlock_slow(m);
+}
+
+/* Unlock of a mutex with a queue (or not locked at all). */
+static int mutex_unlock_slow(weft_mutex *m)
+{
     weft__lock_acquire(m_lock(m));
     struct m_waiter *w = NULL;
     for (;;) {

@@ -120,7 +120,9 @@ static inline int64_t wg_new(AO_t s, int64_t delta)
     return n;
 }
 
-static int wg_add_slow(weft_wg *wg, int64_t delta)
+/* The add that ends a generation with waiters (out of line: the common
+ * add is one CAS with no frame). */
+static __attribute__((noinline)) int wg_add_slow(weft_wg *wg, int64_t delta)
 {
     weft__lock_acquire(wg_lock(wg));
     struct wg_waiter *list = NULL;
@@ -212,7 +214,15 @@ static inline void wg_quiesce(weft_wg *wg)
     }
 }
 
-int weft_wg_wait(weft_wg *wg) { return weft__wg_wait_why(wg, WEFT__WAIT_WG, wg, WEFT__CALLER()); }
+int weft_wg_wait(weft_wg *wg)
+{
+    /* The counter already zero, nobody in the lock: return at once (the
+     * checks of weft__wg_wait_why, with no frame). */
+    if (WEFT__LIKELY(wg != NULL) && wg_count(weft__load_acq(wg_state(wg))) == 0 &&
+        !weft__lock_held(wg_lock(wg)))
+        return 0;
+    return weft__wg_wait_why(wg, WEFT__WAIT_WG, wg, WEFT__CALLER());
+}
 
 int64_t weft__wg_count(weft_wg *wg)
 {
