@@ -387,7 +387,6 @@ static void wake_all(weft_chan *c, weft__waitq *q, bool recv, struct weft__ready
         weft__sudog *chunk[CHUNK];
         int n = 0;
         for (; sg && n < CHUNK; sg = sg->next) {
-            sg->queued = false; /* its owner's waitq_remove is a no-op now */
             __builtin_prefetch(sg->task, 1);
             chunk[n++] = sg;
         }
@@ -395,15 +394,19 @@ static void wake_all(weft_chan *c, weft__waitq *q, bool recv, struct weft__ready
             weft__sudog *s = chunk[i];
             weft__task *t = s->task;
             /* A select waiter may already have been won elsewhere (another
-             * channel, its deadline): then it is not ours to wake. */
+             * channel, its deadline): then it is not ours to wake, and
+             * clearing queued is the last touch (chan.h). */
             if (s->is_select) {
-                if (!weft__claim(t))
+                if (!weft__claim(t)) {
+                    weft__cstore_rel(&s->queued, 0);
                     continue;
+                }
                 t->wait_data = s;
             }
             if (recv)
                 weft__chan_zero(c, s->elem);
             s->success = false;
+            weft__cstore_relaxed(&s->queued, 0);
             /* s is on t's stack: not touched once t is queued. */
             weft__readyq_add(rq, t);
         }

@@ -25,7 +25,15 @@
 #include "internal.h"
 
 /* A task's place in a channel's wait queue (Go's sudog).  It lives on the
- * waiting task's stack: the task is parked while it is queued. */
+ * waiting task's stack: the task is parked while it is queued.
+ *
+ * queued is written only under the channel's lock, but a select's owner
+ * reads it without that lock once it wakes (chan/select.c), to skip the
+ * channels whose sudog a waker already took: so a waker that takes a
+ * sudog it will not hand off (a select it lost the claim for, or one a
+ * close drops) clears queued as its very last access to it, with release
+ * ordering, and the owner that reads 0 (acquire) may return and reuse its
+ * stack at once. */
 typedef struct weft__sudog {
     weft__task *task;
     struct weft__sudog *next, *prev;
@@ -33,7 +41,7 @@ typedef struct weft__sudog {
     weft_chan *chan;
     int case_index;        /* select: which case this is */
     bool is_select;        /* wakers must win weft__claim() first */
-    bool queued;           /* still linked in a queue */
+    volatile unsigned char queued; /* still linked in a queue: see below */
     bool success;          /* a value moved (false: woken by close) */
 } weft__sudog;
 
@@ -90,12 +98,12 @@ static inline void weft__waitq_push(weft__waitq *q, weft__sudog *sg)
     else
         weft__store_relaxed(&q->first, (AO_t)sg); /* read lock-free as a hint */
     q->last = sg;
-    sg->queued = true;
+    weft__cstore_relaxed(&sg->queued, 1); /* under the lock */
 }
 
 static inline void weft__waitq_remove(weft__waitq *q, weft__sudog *sg)
 {
-    if (!sg->queued)
+    if (!weft__cload_relaxed(&sg->queued)) /* under the lock */
         return;
     if (sg->prev)
         sg->prev->next = sg->next;
@@ -106,7 +114,7 @@ static inline void weft__waitq_remove(weft__waitq *q, weft__sudog *sg)
     else
         q->last = sg->prev;
     sg->next = sg->prev = NULL;
-    sg->queued = false;
+    weft__cstore_relaxed(&sg->queued, 0);
 }
 
 /* First waiter that can be woken (select waiters already decided are
@@ -125,14 +133,17 @@ static inline weft__sudog *weft__waitq_take(weft__waitq *q)
         else
             q->last = NULL;
         sg->next = NULL;
-        sg->queued = false;
         /* A select waiter may already have been won by another channel or
-         * its deadline; it cleans up its other sudogs itself. */
+         * its deadline: drop it, and clear queued last (see above). */
         if (sg->is_select) {
-            if (!weft__claim(sg->task))
+            weft__task *t = sg->task;
+            if (!weft__claim(t)) {
+                weft__cstore_rel(&sg->queued, 0);
                 continue;
-            sg->task->wait_data = sg;
+            }
+            t->wait_data = sg;
         }
+        weft__cstore_relaxed(&sg->queued, 0); /* ours to hand off: its owner does not look */
         return sg;
     }
 }

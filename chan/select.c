@@ -10,7 +10,11 @@
  *     queued on every channel, in poll order so no channel is favoured,
  *     and the task parks once; the locks are dropped after its switch.
  *  4. The one waker that wins weft__claim() (or the deadline timer) readies
- *     it; it relocks everything, unqueues its other sudogs and returns.
+ *     it; it unqueues its other sudogs and returns.  Only the channels that
+ *     still hold one are locked for that, one at a time: a sudog a waker
+ *     already took (the winner, or one dropped by a waker that lost the
+ *     claim) says so in its queued byte, written last by that waker
+ *     (chan.h), so its channel need not be touched at all.
  * Small selects allocate nothing: sudogs and orders live on the stack.
  */
 #include <errno.h>
@@ -25,6 +29,7 @@ struct sel {
     weft__sudog *sg;       /* one per case */
     uint16_t *poll;        /* case indices in random order */
     uint16_t *lockv;       /* case indices sorted by channel address */
+    uint16_t *pos;         /* case index -> its sudog (poll position), once parked */
     size_t n;              /* cases with a channel */
 };
 
@@ -197,17 +202,20 @@ static inline __attribute__((always_inline)) int select_impl(weft_case *cases, s
     if (WEFT__UNLIKELY(n && !cases) || n > UINT16_MAX)
         return -EINVAL;
     uint16_t poll_buf[WEFT__SELECT_INLINE], lock_buf[WEFT__SELECT_INLINE];
+    uint16_t pos_buf[WEFT__SELECT_INLINE];
     weft__sudog sg_buf[WEFT__SELECT_INLINE];
-    struct sel s = {.cases = cases, .poll = poll_buf, .lockv = lock_buf, .sg = sg_buf};
+    struct sel s = {.cases = cases, .poll = poll_buf, .lockv = lock_buf, .pos = pos_buf,
+                    .sg = sg_buf};
     void *heap = NULL;
     if (n > WEFT__SELECT_INLINE) {
         /* One allocation for everything a large select needs. */
-        heap = alloc_keep_errno(n * (sizeof(weft__sudog) + 2 * sizeof(uint16_t)));
+        heap = alloc_keep_errno(n * (sizeof(weft__sudog) + 3 * sizeof(uint16_t)));
         if (!heap)
             return -ENOMEM;
         s.sg = heap;
         s.poll = (uint16_t *)(s.sg + n);
         s.lockv = s.poll + n;
+        s.pos = s.lockv + n;
     }
     /* One pass: check the arguments, and build the poll order with an
      * inside-out Fisher–Yates shuffle of the live cases, drawing each index
@@ -303,6 +311,7 @@ static int select_block(struct sel *s, int64_t deadline, const void *pc)
         weft__sudog *sg = &s->sg[p];
         *sg = (weft__sudog){.task = self, .elem = k->val, .chan = k->chan, .case_index = i,
                             .is_select = true};
+        s->pos[i] = (uint16_t)p;
         weft__waitq_push(k->dir == WEFT_RECV ? &k->chan->recvq : &k->chan->sendq, sg);
     }
     /* For dumps: the channels, then (release) their count. */
@@ -316,34 +325,42 @@ static int select_block(struct sel *s, int64_t deadline, const void *pc)
     int wake = weft__park_ex(why, obj, s->n ? unlock_all_fn : NULL, s, deadline);
 
     weft__sudog *won = wake == WEFT__WAKE_CASE ? self->wait_data : NULL;
-    if (s->n) {
-        /* Unqueue the losers.  A channel whose last reference was dropped
-         * while we waited is freed by whoever leaves it last. */
-        lock_all(s);
-        for (size_t p = 0; p < s->n; p++) {
-            weft__sudog *sg = &s->sg[p];
-            if (sg == won)
-                continue;
-            weft_case *k = &s->cases[sg->case_index];
-            weft__waitq_remove(k->dir == WEFT_RECV ? &k->chan->recvq : &k->chan->sendq, sg);
-        }
-        weft_chan *orphans[WEFT__SELECT_INLINE];
-        size_t norphans = 0;
-        weft_chan *prev = NULL;
-        for (size_t i = 0; i < s->n; i++) {
-            weft_chan *c = s->cases[s->lockv[i]].chan;
-            if (c == prev)
-                continue;
-            prev = c;
-            if (c->orphaned && !weft__load_relaxed(&c->recvq.first) &&
-                !weft__load_relaxed(&c->sendq.first) && norphans < WEFT__SELECT_INLINE) {
-                c->orphaned = false; /* claimed for freeing */
-                orphans[norphans++] = c;
+    /* Unqueue the losers, one channel at a time (each queue is guarded by
+     * its own channel's lock alone), and only where a sudog of ours is
+     * still queued: acquire, so that a waker that took one is done with
+     * it (chan.h).  A channel whose last reference was dropped while we
+     * waited is freed by whoever leaves it last; a channel none of our
+     * sudogs is left in was not ours to leave (the waker that took ours
+     * held a reference).  Duplicates of a channel are adjacent in lockv. */
+    for (size_t j = 0; j < s->n;) {
+        weft__sudog *sg = &s->sg[s->pos[s->lockv[j]]];
+        weft_chan *c = sg->chan;
+        size_t e = j;
+        bool any = false;
+        do {
+            any |= sg != won && weft__cload_acq(&sg->queued);
+            if (++e == s->n)
+                break;
+            sg = &s->sg[s->pos[s->lockv[e]]];
+        } while (sg->chan == c);
+        if (any) {
+            weft__chan_lock(c);
+            for (size_t k = j; k < e; k++) {
+                weft__sudog *q = &s->sg[s->pos[s->lockv[k]]];
+                if (q == won)
+                    continue;
+                bool recv = s->cases[q->case_index].dir == WEFT_RECV;
+                weft__waitq_remove(recv ? &c->recvq : &c->sendq, q);
             }
+            bool orphan = c->orphaned && !weft__load_relaxed(&c->recvq.first) &&
+                          !weft__load_relaxed(&c->sendq.first);
+            if (orphan)
+                c->orphaned = false; /* claimed for freeing */
+            weft__chan_unlock(c);
+            if (orphan)
+                weft__chan_free(c);
         }
-        unlock_all_fn(s);
-        for (size_t i = 0; i < norphans; i++)
-            weft__chan_free(orphans[i]);
+        j = e;
     }
     if (!won)
         return -ETIMEDOUT;

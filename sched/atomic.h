@@ -49,6 +49,12 @@ static inline AO_t weft__xchg_full(volatile AO_t *p, AO_t nv)
     return old;
 }
 
+/* ---- bytes ---- */
+static inline unsigned char weft__cload_relaxed(const volatile unsigned char *p) { return AO_char_load(p); }
+static inline unsigned char weft__cload_acq(const volatile unsigned char *p) { return AO_char_load_acquire(p); }
+static inline void weft__cstore_relaxed(volatile unsigned char *p, unsigned char v) { AO_char_store(p, v); }
+static inline void weft__cstore_rel(volatile unsigned char *p, unsigned char v) { AO_char_store_release(p, v); }
+
 /* ---- 32-bit words ---- */
 static inline unsigned weft__iload_relaxed(const volatile unsigned *p) { return AO_int_load(p); }
 static inline unsigned weft__iload_acq(const volatile unsigned *p) { return AO_int_load_acquire(p); }
