@@ -14,28 +14,6 @@
 #include "chan.h"
 #include "sanitize.h"
 
-/* ---- buffer (lock held) ------------------------------------------------- */
-
-static inline unsigned char *slot(weft_chan *c, size_t i) { return c->buf + i * c->elemsize; }
-
-void weft__chan_buf_put(weft_chan *c, const void *elem)
-{
-    weft__copy_elem(slot(c, c->sendx), elem, c->elemsize);
-    if (++c->sendx == c->cap)
-        c->sendx = 0;
-    weft__store_relaxed(&c->qcount, weft__load_relaxed(&c->qcount) + 1);
-}
-
-void weft__chan_buf_take(weft_chan *c, void *out)
-{
-    if (c->elemsize) {
-        if (out)
-            weft__copy_elem(out, slot(c, c->recvx), c->elemsize);
-    }
-    if (++c->recvx == c->cap)
-        c->recvx = 0;
-    weft__store_relaxed(&c->qcount, weft__load_relaxed(&c->qcount) - 1);
-}
 
 /* ---- hand-offs to a parked partner --------------------------------------- */
 

@@ -152,9 +152,25 @@ static inline weft__sudog *weft__waitq_take(weft__waitq *q)
 /* Transfers with the lock held; they unlock c and ready sg's task. */
 void weft__chan_send_to(weft_chan *c, weft__sudog *sg, const void *elem);
 void weft__chan_recv_from(weft_chan *c, weft__sudog *sg, void *out);
-/* Buffer helpers (lock held). */
-void weft__chan_buf_put(weft_chan *c, const void *elem);
-void weft__chan_buf_take(weft_chan *c, void *out);
+/* Buffer helpers (lock held).  qcount is read lock-free as a hint (hence
+ * atomic); only lock holders write it, so relaxed suffices: the unlock's
+ * release publishes it with the rest. */
+static inline void weft__chan_buf_put(weft_chan *c, const void *elem)
+{
+    weft__copy_elem(c->buf + c->sendx * c->elemsize, elem, c->elemsize);
+    if (++c->sendx == c->cap)
+        c->sendx = 0;
+    weft__store_relaxed(&c->qcount, weft__load_relaxed(&c->qcount) + 1);
+}
+
+static inline void weft__chan_buf_take(weft_chan *c, void *out)
+{
+    if (c->elemsize && out)
+        weft__copy_elem(out, c->buf + c->recvx * c->elemsize, c->elemsize);
+    if (++c->recvx == c->cap)
+        c->recvx = 0;
+    weft__store_relaxed(&c->qcount, weft__load_relaxed(&c->qcount) - 1);
+}
 /* Free a channel nobody references and nobody waits on any more. */
 void weft__chan_free(weft_chan *c);
 /* Could the channel's waiters be woken by anyone?  (orphaned: no) */

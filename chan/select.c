@@ -193,19 +193,20 @@ static bool nothing_ready_snapshot(weft_case *cases, size_t n)
     return true;
 }
 
-/* The whole select, inlined into both entry points below so that the
- * blocking call site (pc, or with NULL the return address of the entry
- * point: see WEFT__CALLER) costs nothing unless the select parks. */
-static inline __attribute__((always_inline)) int select_impl(weft_case *cases, size_t n,
-                                                             int64_t deadline, const void *pc)
+/* Everything after the fast path (chan.c's try-operations found no case
+ * ready): the exact decision with every channel locked, Go's default:,
+ * and parking.  poll: the live cases' indices in poll order (s->n of them,
+ * already checked).  Out of line, so that the fast path keeps its few
+ * values in registers. */
+static __attribute__((noinline)) int select_locked(weft_case *cases, size_t n,
+                                                   int64_t deadline, const void *pc,
+                                                   const uint16_t *poll, size_t live)
 {
-    if (WEFT__UNLIKELY(n && !cases) || n > UINT16_MAX)
-        return -EINVAL;
     uint16_t poll_buf[WEFT__SELECT_INLINE], lock_buf[WEFT__SELECT_INLINE];
     uint16_t pos_buf[WEFT__SELECT_INLINE];
     weft__sudog sg_buf[WEFT__SELECT_INLINE];
     struct sel s = {.cases = cases, .poll = poll_buf, .lockv = lock_buf, .pos = pos_buf,
-                    .sg = sg_buf};
+                    .sg = sg_buf, .n = live};
     void *heap = NULL;
     if (n > WEFT__SELECT_INLINE) {
         /* One allocation for everything a large select needs. */
@@ -217,42 +218,11 @@ static inline __attribute__((always_inline)) int select_impl(weft_case *cases, s
         s.lockv = s.poll + n;
         s.pos = s.lockv + n;
     }
-    /* One pass: check the arguments, and build the poll order with an
-     * inside-out Fisher–Yates shuffle of the live cases, drawing each index
-     * from the top bits of an LCG stream seeded once per select. */
-    uint64_t rnd = weft__rand64();
-    for (size_t i = 0; i < n; i++) {
-        weft_case *k = &cases[i];
-        if (WEFT__UNLIKELY(k->dir != WEFT_SEND && k->dir != WEFT_RECV))
-            goto einval;
-        if (!k->chan)
-            continue;
-        if (WEFT__UNLIKELY(k->dir == WEFT_SEND && !k->val && k->chan->elemsize))
-            goto einval;
-        size_t j = (size_t)(((rnd >> 32) * (uint64_t)(s.n + 1)) >> 32);
-        rnd = rnd * 6364136223846793005ull + 1442695040888963407ull;
-        s.poll[s.n] = s.poll[j];
-        s.poll[j] = (uint16_t)i;
-        s.lockv[s.n] = (uint16_t)i;
-        s.n++;
+    for (size_t p = 0; p < live; p++) {
+        s.poll[p] = poll[p];
+        s.lockv[p] = poll[p];
     }
     int result = -ETIMEDOUT;
-    /* Fast path: try each case alone, in poll order, with the channel's own
-     * try-operation (one lock at most, none for a case that is visibly not
-     * ready).  The first that proceeds is a ready case chosen uniformly at
-     * random among those ready, and its single operation is the select's
-     * linearisation point.  If none proceeds, the full locked path below
-     * decides (and parks if it must). */
-    for (size_t p = 0; p < s.n; p++) {
-        weft_case *k = &cases[s.poll[p]];
-        int r = k->dir == WEFT_RECV ? weft_chan_try_recv(k->chan, k->val)
-                                    : weft_chan_try_send(k->chan, k->val);
-        if (r != EAGAIN) {
-            k->ok = r == 0; /* EPIPE: closed, ready with ok = false (recv zeroed) */
-            result = s.poll[p];
-            goto out;
-        }
-    }
     if (deadline != WEFT_FOREVER && deadline <= 0 && nothing_ready_snapshot(cases, n))
         goto out; /* -ETIMEDOUT */
     sort_lockorder(&s);
@@ -274,12 +244,74 @@ static inline __attribute__((always_inline)) int select_impl(weft_case *cases, s
             unlock_all_fn(&s);
         goto out; /* -ETIMEDOUT */
     }
-    result = select_block(&s, deadline, pc ? pc : WEFT__CALLER());
+    result = select_block(&s, deadline, pc);
 out:
-    weft__free(heap);
+    if (WEFT__UNLIKELY(heap != NULL))
+        weft__free(heap);
+    return result;
+}
+
+/* The select's first part, inlined into both entry points below so that
+ * the blocking call site (pc, or with NULL the return address of the entry
+ * point: see WEFT__CALLER) costs nothing unless the select parks. */
+static inline __attribute__((always_inline)) int select_impl(weft_case *cases, size_t n,
+                                                             int64_t deadline, const void *pc)
+{
+    if (WEFT__UNLIKELY(n && !cases) || n > UINT16_MAX)
+        return -EINVAL;
+    uint16_t small[WEFT__SELECT_INLINE];
+    uint16_t *poll = small;
+    void *heap = NULL;
+    if (WEFT__UNLIKELY(n > WEFT__SELECT_INLINE)) {
+        heap = alloc_keep_errno(n * sizeof(uint16_t));
+        if (!heap)
+            return -ENOMEM;
+        poll = heap;
+    }
+    /* One pass: check the arguments, and build the poll order with an
+     * inside-out Fisher–Yates shuffle of the live cases, drawing each index
+     * from the top bits of an LCG stream seeded once per select. */
+    uint64_t rnd = weft__rand64();
+    size_t live = 0;
+    int result;
+    for (size_t i = 0; i < n; i++) {
+        weft_case *k = &cases[i];
+        if (WEFT__UNLIKELY(k->dir != WEFT_SEND && k->dir != WEFT_RECV))
+            goto einval;
+        if (!k->chan)
+            continue;
+        if (WEFT__UNLIKELY(k->dir == WEFT_SEND && !k->val && k->chan->elemsize))
+            goto einval;
+        size_t j = (size_t)(((rnd >> 32) * (uint64_t)(live + 1)) >> 32);
+        rnd = rnd * 6364136223846793005ull + 1442695040888963407ull;
+        poll[live] = poll[j];
+        poll[j] = (uint16_t)i;
+        live++;
+    }
+    /* Fast path: try each case alone, in poll order, with the channel's own
+     * try-operation (one lock at most, none for a case that is visibly not
+     * ready).  The first that proceeds is a ready case chosen uniformly at
+     * random among those ready, and its single operation is the select's
+     * linearisation point.  If none proceeds, the locked path decides (and
+     * parks if it must). */
+    for (size_t p = 0; p < live; p++) {
+        weft_case *k = &cases[poll[p]];
+        int r = k->dir == WEFT_RECV ? weft_chan_try_recv(k->chan, k->val)
+                                    : weft_chan_try_send(k->chan, k->val);
+        if (r != EAGAIN) {
+            k->ok = r == 0; /* EPIPE: closed, ready with ok = false (recv zeroed) */
+            result = poll[p];
+            goto out;
+        }
+    }
+    result = select_locked(cases, n, deadline, pc ? pc : WEFT__CALLER(), poll, live);
+out:
+    if (WEFT__UNLIKELY(heap != NULL))
+        weft__free(heap);
     return result;
 einval:
-    weft__free(heap);
+    if (WEFT__UNLIKELY(heap != NULL))
+        weft__free(heap);
     return -EINVAL;
 }
 

@@ -471,8 +471,12 @@ int weft__thread_create(pthread_t *th, void *(*fn)(void *), void *arg);
 bool weft__runtime_running(void);
 
 /* Random numbers: per-worker or per-thread xorshift, not crypto. */
-uint32_t weft__rand(void);
+/* xorshift64* on a per-OS-thread state (a task that moves between threads
+ * draws from whichever it is on: as random).  Not inlined: the state's
+ * thread-local address must be taken afresh at each call, never kept by a
+ * caller across a switch. */
 uint64_t weft__rand64(void);
+uint32_t weft__rand(void);
 static inline uint32_t weft__rand_n(uint32_t n) { return (uint32_t)(((uint64_t)weft__rand() * n) >> 32); }
 
 #endif

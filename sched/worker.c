@@ -26,7 +26,6 @@ weft__sched weft__S;
 __thread weft__worker *weft__tls_worker __attribute__((tls_model("initial-exec")));
 #define tls_worker weft__tls_worker
 static __thread weft__task *tls_thread_task;
-static __thread uint64_t tls_rng;
 static pthread_mutex_t init_mu = PTHREAD_MUTEX_INITIALIZER;
 static pthread_key_t thread_task_key;
 static pthread_once_t thread_task_once = PTHREAD_ONCE_INIT;
@@ -73,18 +72,18 @@ __attribute__((noinline)) weft__task *weft__current(void)
     return t;
 }
 
+/* The random state of this OS thread (see internal.h). */
+static __thread uint64_t tls_rng __attribute__((tls_model("initial-exec")));
+
 __attribute__((noinline)) uint64_t weft__rand64(void)
 {
-    weft__worker *w = weft__cur_worker();
-    uint64_t *s = w ? &w->rng : &tls_rng;
-    if (WEFT__UNLIKELY(*s == 0))
-        *s = (uint64_t)weft_now() ^ (uint64_t)(uintptr_t)s ^ 0x9E3779B97F4A7C15ull;
-    /* xorshift64* */
-    uint64_t x = *s;
+    uint64_t x = tls_rng;
+    if (WEFT__UNLIKELY(x == 0))
+        x = (uint64_t)weft_now() ^ (uint64_t)(uintptr_t)&tls_rng ^ 0x9E3779B97F4A7C15ull;
     x ^= x >> 12;
     x ^= x << 25;
     x ^= x >> 27;
-    *s = x;
+    tls_rng = x;
     return x * 0x2545F4914F6CDD1Dull;
 }
 

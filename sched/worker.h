@@ -35,7 +35,6 @@ typedef struct weft__worker {
     void *tsan_fiber;                /* scheduler context's TSan fiber */
     void *sched_stack_lo;            /* the thread's own stack, for ASan */
     size_t sched_stack_size;
-    uint64_t rng;
     int sched_budget;                /* direct switches left before a scheduler pass */
     int *errno_ptr;                  /* this worker thread's errno */
     weft__aword sched_tick;          /* schedules so far; thieves read it */

@@ -587,8 +587,12 @@ static void test_many_tasks_many_switches_checksum(void **state)
             fail_msg("task %u: fsum %a, want %a", i, a[i].fsum, f);
     }
 #ifdef WEFT_TEST_HAVE_STATS
-    /* Each yield or sleep is at least one switch out. */
-    assert_true(after.switches - before.switches >= (uint64_t)N * sw);
+    /* Coverage guard: the checksums above were carried across real
+     * switches.  Each sleep, and each yield while another task is runnable
+     * on its worker, is a switch out; a yield with nothing else to run
+     * returns at once (sched/park.c), which happens only as the last tasks
+     * finish, so well over half of the N * sw calls must have switched. */
+    assert_true(after.switches - before.switches >= (uint64_t)N * sw / 2);
 #endif
     WT_LEAK_END();
 }
