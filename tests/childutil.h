@@ -1,10 +1,11 @@
 /*
  * childutil.h — helpers for tests that read reports and run whole programs
- * in child processes (tests/test_diag.c, tests/test_verdicts.c).
+ * in child processes (tests/test_diag.c, test_verdicts.c, test_backtrace.c).
  * Header-only, like testutil.h (include it after testutil.h).
  *
  *  - struct mem: text written to a FILE (open_memstream), e.g. a report;
- *    count_of / assert_contains / assert_not_contains look into it.
+ *    count_of / assert_contains / assert_not_contains look into it, and
+ *    group_ids reads the ids of one group of a grouped dump.
  *  - struct child: this very test binary re-executed as `--child MODE`
  *    (under the cross emulator when WT_EMULATOR_ARGV is defined), with its
  *    stdin, stdout and stderr on pipes; child_read waits (bounded by the
@@ -234,6 +235,37 @@ __attribute__((unused)) static void child_dump_on_failure(struct child *c)
 {
     fprintf(stderr, "---- child stdout ----\n%s---- child stderr ----\n%s----\n", c->o.buf,
             c->e.buf);
+}
+
+/* The ids of the group whose header line starts with header ("ids 3-5,
+ * 9, ..." over one or more lines); returns how many, -1 if no such group. */
+__attribute__((unused)) static long group_ids(const char *text, const char *header,
+                                              uint64_t *ids, size_t max)
+{
+    const char *p = strstr(text, header);
+    if (!p || !(p = strstr(p, "\n    ids ")))
+        return -1;
+    p += strlen("\n    ids ");
+    long n = 0;
+    for (;;) {
+        char *end;
+        unsigned long long lo = strtoull(p, &end, 10), hi = lo;
+        if (end == p)
+            return -1;
+        p = end;
+        if (*p == '-') {
+            hi = strtoull(p + 1, &end, 10);
+            p = end;
+        }
+        for (unsigned long long id = lo; id <= hi; id++, n++)
+            if ((size_t)n < max)
+                ids[n] = id;
+        if (*p != ',')
+            return n;
+        p++;
+        while (*p == ' ' || *p == '\n')
+            p++;
+    }
 }
 
 #endif

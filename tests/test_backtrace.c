@@ -20,6 +20,7 @@
  * which returns once the runtime settles.
  */
 #include "testutil.h"
+#include "childutil.h"
 
 #include <semaphore.h>
 #include <unistd.h>
@@ -34,27 +35,6 @@
 
 /* ---- helpers --------------------------------------------------------------- */
 
-struct mem {
-    char *buf;
-    size_t len;
-    FILE *f;
-};
-
-static FILE *mem_open(struct mem *m)
-{
-    m->buf = NULL;
-    m->len = 0;
-    m->f = open_memstream(&m->buf, &m->len);
-    assert_non_null(m->f);
-    return m->f;
-}
-
-static char *mem_close(struct mem *m)
-{
-    fclose(m->f);
-    return m->buf;
-}
-
 static char *dump_text(void)
 {
     struct mem m;
@@ -68,20 +48,6 @@ static char *dump_json(void)
     weft_dump_tasks_json(mem_open(&m));
     return mem_close(&m);
 }
-
-static size_t count_of(const char *hay, const char *needle)
-{
-    size_t n = 0;
-    for (const char *p = hay; (p = strstr(p, needle)); p += strlen(needle))
-        n++;
-    return n;
-}
-
-#define assert_contains(hay, needle)                                            \
-    do {                                                                      \
-        if (!strstr((hay), (needle)))                                         \
-            fail_msg("expected \"%s\" in:\n%s", (needle), (hay));             \
-    } while (0)
 
 /* This file's name as the dumps print it (the compiler's __FILE__ and the
  * debug info's file name are the same path). */
@@ -114,34 +80,6 @@ static char *await_dump(const char *const *needles, size_t n)
     }
 }
 
-/* The ids listed for the group whose header contains header. */
-static long group_ids(const char *text, const char *header, uint64_t *ids, size_t max)
-{
-    const char *p = strstr(text, header);
-    if (!p || !(p = strstr(p, "\n    ids ")))
-        return -1;
-    p += strlen("\n    ids ");
-    long n = 0;
-    for (;;) {
-        char *end;
-        unsigned long long lo = strtoull(p, &end, 10), hi = lo;
-        if (end == p)
-            return -1;
-        p = end;
-        if (*p == '-') {
-            hi = strtoull(p + 1, &end, 10);
-            p = end;
-        }
-        for (unsigned long long id = lo; id <= hi; id++, n++)
-            if ((size_t)n < max)
-                ids[n] = id;
-        if (*p != ',')
-            return n;
-        p++;
-        while (*p == ' ' || *p == '\n')
-            p++;
-    }
-}
 
 /* The text of the block (group or single task) whose header contains
  * needle, up to the next block; a malloc'd copy, or NULL. */

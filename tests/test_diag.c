@@ -801,35 +801,6 @@ static void gated_leaky(void *p)
     (void)weft_chan_recv(g->never, NULL);
 }
 
-/* The ids of the group whose header line starts with header ("ids 3-5,
- * 9, ..." over one or more lines); returns how many, -1 if no such group. */
-static long group_ids(const char *text, const char *header, uint64_t *ids, size_t max)
-{
-    const char *p = strstr(text, header);
-    if (!p || !(p = strstr(p, "\n    ids ")))
-        return -1;
-    p += strlen("\n    ids ");
-    long n = 0;
-    for (;;) {
-        char *end;
-        unsigned long long lo = strtoull(p, &end, 10), hi = lo;
-        if (end == p)
-            return -1;
-        p = end;
-        if (*p == '-') {
-            hi = strtoull(p + 1, &end, 10);
-            p = end;
-        }
-        for (unsigned long long id = lo; id <= hi; id++, n++)
-            if ((size_t)n < max)
-                ids[n] = id;
-        if (*p != ',')
-            return n;
-        p++;
-        while (*p == ' ' || *p == '\n')
-            p++;
-    }
-}
 
 /* 10,000 tasks finish concurrently while the check runs: it counts
  * exactly the ones that stay blocked, and reports each of them: blocked

@@ -191,14 +191,10 @@ func mpmcCap(n int64, capacity int, name string) (float64, int64) {
 // selectBlock2/4: K producers each send n/K values on their own unbuffered
 // channel; main receives all n through one select over the K channels
 // (bench/select_block.c).  Go has no variadic select statement, so the two
-// sizes are written out.
-func selectBlock2(n int64) (float64, int64) {
-	const K = 2
-	per := n / K
-	n = per * K
-	var ch [K]chan int64
-	var wg sync.WaitGroup
-	t0 := time.Now()
+// sizes are written out around a shared setup.
+func blockProducers(k int, per int64) ([]chan int64, *sync.WaitGroup) {
+	ch := make([]chan int64, k)
+	wg := new(sync.WaitGroup)
 	for i := range ch {
 		ch[i] = make(chan int64)
 		wg.Add(1)
@@ -209,6 +205,21 @@ func selectBlock2(n int64) (float64, int64) {
 			wg.Done()
 		}(ch[i], int64(i)*per)
 	}
+	return ch, wg
+}
+
+func blockCheck(name string, n, sum int64, wg *sync.WaitGroup) {
+	wg.Wait()
+	if sum != n*(n-1)/2 {
+		die("%s: sum %d, want %d", name, sum, n*(n-1)/2)
+	}
+}
+
+func selectBlock2(n int64) (float64, int64) {
+	per := n / 2
+	n = per * 2
+	t0 := time.Now()
+	ch, wg := blockProducers(2, per)
 	var sum int64
 	for i := int64(0); i < n; i++ {
 		select {
@@ -219,30 +230,15 @@ func selectBlock2(n int64) (float64, int64) {
 		}
 	}
 	r := nsPer(t0, n)
-	wg.Wait()
-	if sum != n*(n-1)/2 {
-		die("select_block2: sum %d, want %d", sum, n*(n-1)/2)
-	}
+	blockCheck("select_block2", n, sum, wg)
 	return r, n
 }
 
 func selectBlock4(n int64) (float64, int64) {
-	const K = 4
-	per := n / K
-	n = per * K
-	var ch [K]chan int64
-	var wg sync.WaitGroup
+	per := n / 4
+	n = per * 4
 	t0 := time.Now()
-	for i := range ch {
-		ch[i] = make(chan int64)
-		wg.Add(1)
-		go func(c chan int64, first int64) {
-			for j := int64(0); j < per; j++ {
-				c <- first + j
-			}
-			wg.Done()
-		}(ch[i], int64(i)*per)
-	}
+	ch, wg := blockProducers(4, per)
 	var sum int64
 	for i := int64(0); i < n; i++ {
 		select {
@@ -257,10 +253,7 @@ func selectBlock4(n int64) (float64, int64) {
 		}
 	}
 	r := nsPer(t0, n)
-	wg.Wait()
-	if sum != n*(n-1)/2 {
-		die("select_block4: sum %d, want %d", sum, n*(n-1)/2)
-	}
+	blockCheck("select_block4", n, sum, wg)
 	return r, n
 }
 
