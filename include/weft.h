@@ -22,6 +22,8 @@
 #include <stddef.h>
 #include <stdint.h>
 #include <stdio.h>
+#include <sys/socket.h>
+#include <sys/types.h>
 
 #ifdef __cplusplus
 extern "C" {
@@ -340,6 +342,74 @@ int weft_group_go_at(weft_group *g, weft_group_fn fn, void *arg, const char *fn_
 int weft_group_wait(weft_group *g);
 
 /* ===================================================================== */
+/*  I/O: file descriptors that park tasks, not threads                   */
+/* ===================================================================== */
+
+/* A task waiting for a descriptor parks; the runtime's poller (one epoll
+ * instance, polled by an idle worker, by busy workers between tasks, and by
+ * the monitor) readies it.  On a plain thread the same calls block that
+ * thread without spinning.  These calls can park, so none of them reports
+ * through errno: weft_fd_wait* return 0 or an errno value; the others
+ * return a count or descriptor (>= 0) or a negative errno value.
+ *
+ * A descriptor used here is switched to non-blocking mode (O_NONBLOCK) on
+ * first use and registered with the poller; close it with weft_fd_close,
+ * which wakes its waiters and forgets the registration (a descriptor closed
+ * with plain close(2) and reused may leave a waiter on the new one
+ * unwoken until its deadline).  Regular files are always ready (epoll does
+ * not poll them): use weft_blocking for slow file I/O. */
+#define WEFT_IN 1  /* readable (or EOF, error, hang-up) */
+#define WEFT_OUT 2 /* writable (or error, hang-up) */
+
+/* Wait until fd is ready for events (WEFT_IN, WEFT_OUT or both), the
+ * deadline passes, or fd is closed with weft_fd_close.  Readiness may be
+ * spurious (edge-triggered, as Go's netpoller): retry the operation and
+ * wait again on EAGAIN.  0 | ETIMEDOUT | EBADF (not open, or closed while
+ * waiting) | EINVAL (events not a subset of WEFT_IN|WEFT_OUT, or empty) |
+ * ENOMEM | an epoll_ctl errno value. */
+int weft_fd_wait(int fd, int events, int64_t deadline);
+/* As weft_fd_wait, until ctx is done: 0 | ECANCELED | ETIMEDOUT (a
+ * deadline context) | EBADF | EINVAL (also for a NULL ctx) | ENOMEM. */
+int weft_fd_wait_ctx(weft_ctx *ctx, int fd, int events);
+
+/* read(2) of up to n bytes, parking until some arrive: the count (0 at
+ * end of file), or -ETIMEDOUT, -ECANCELED (_ctx), -EBADF, -EINVAL,
+ * -ECONNRESET, ... (any negative errno of read(2) but EAGAIN/EINTR). */
+ssize_t weft_read(int fd, void *buf, size_t n, int64_t deadline);
+ssize_t weft_read_ctx(weft_ctx *ctx, int fd, void *buf, size_t n);
+/* write(2) of all n bytes, parking while the peer is slow: n, or a
+ * negative errno value (-ETIMEDOUT, -ECANCELED, -EPIPE, -ECONNRESET, ...).
+ * On failure a prefix of buf may have been written; weft never raises
+ * SIGPIPE for a socket (MSG_NOSIGNAL). */
+ssize_t weft_write(int fd, const void *buf, size_t n, int64_t deadline);
+ssize_t weft_write_ctx(weft_ctx *ctx, int fd, const void *buf, size_t n);
+/* accept4(2) on a listening socket: a new descriptor, non-blocking and
+ * close-on-exec, or a negative errno value.  addr/len may be NULL. */
+int weft_accept(int fd, struct sockaddr *addr, socklen_t *len, int64_t deadline);
+int weft_accept_ctx(weft_ctx *ctx, int fd, struct sockaddr *addr, socklen_t *len);
+/* connect(2) on a socket, parking until the connection is made: 0 or a
+ * negative errno value (-ECONNREFUSED, -ETIMEDOUT, ...). */
+int weft_connect(int fd, const struct sockaddr *addr, socklen_t len, int64_t deadline);
+int weft_connect_ctx(weft_ctx *ctx, int fd, const struct sockaddr *addr, socklen_t len);
+
+/* Wake every task and thread waiting on fd (they return EBADF), forget
+ * fd's registration, and close(2) it.  A waiter that arrives after the
+ * descriptor number is reused never sees a stale wake-up (sequence numbers,
+ * as Go's pollDesc).  0 or close(2)'s errno value (EBADF if fd is not
+ * open). */
+int weft_fd_close(int fd);
+
+/* Run fn(arg) on a bounded pool of helper threads while the calling task
+ * parks (file I/O, getaddrinfo, a foreign blocking library): the worker
+ * stays free for other tasks.  On a plain thread fn runs right there.
+ * fn must not park in weft itself (it runs on a plain thread: weft calls
+ * there block that thread, which is allowed but holds a pool slot).
+ * Pool size: env WEFT_BLOCKING_THREADS (default 64); calls beyond it
+ * queue.  0 | EINVAL (fn NULL) | ENOMEM | EAGAIN (no thread could be
+ * started and none is running). */
+int weft_blocking(void (*fn)(void *), void *arg);
+
+/* ===================================================================== */
 /*  Leaks and diagnostics                                                 */
 /* ===================================================================== */
 
@@ -481,6 +551,7 @@ enum weft_fail_site {
     WEFT_FAIL_ALLOC = 0,  /* malloc/calloc/realloc of runtime objects */
     WEFT_FAIL_MMAP = 1,   /* task stack mappings */
     WEFT_FAIL_THREAD = 2, /* worker thread creation */
+    WEFT_FAIL_POLL = 3,   /* epoll_create1 / epoll_ctl / the poller's eventfd */
     WEFT_FAIL_SITES
 };
 /* The nth call (1-based) from now at site fails once; 0 cancels.

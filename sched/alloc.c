@@ -26,6 +26,8 @@ static bool injected(enum weft_fail_site site)
     }
 }
 
+bool weft__fail_injected(enum weft_fail_site site) { return injected(site); }
+
 int weft_fail_nth(enum weft_fail_site site, long nth)
 {
     if ((unsigned)site >= WEFT_FAIL_SITES || nth < 0)

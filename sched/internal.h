@@ -104,6 +104,8 @@ enum weft__wait {
     WEFT__WAIT_CTX,
     WEFT__WAIT_GROUP,
     WEFT__WAIT_FOREVER, /* select {} */
+    WEFT__WAIT_IO,      /* weft_fd_wait and the I/O calls: obj is fd << 2 | WEFT_IN/OUT */
+    WEFT__WAIT_BLOCKING, /* weft_blocking: obj is the function */
     WEFT__WAIT_COUNT
 };
 const char *weft__wait_name(enum weft__wait w);

@@ -21,7 +21,8 @@ static const char *const wait_names[WEFT__WAIT_COUNT] = {
     [WEFT__WAIT_SLEEP] = "sleep",      [WEFT__WAIT_WG] = "wg wait",
     [WEFT__WAIT_MUTEX] = "mutex",      [WEFT__WAIT_ONCE] = "once",
     [WEFT__WAIT_CTX] = "ctx wait",     [WEFT__WAIT_GROUP] = "errgroup",
-    [WEFT__WAIT_FOREVER] = "select (no cases)",
+    [WEFT__WAIT_FOREVER] = "select (no cases)", [WEFT__WAIT_IO] = "io wait",
+    [WEFT__WAIT_BLOCKING] = "blocking call",
 };
 
 const char *weft__wait_name(enum weft__wait w)
@@ -124,7 +125,7 @@ static int thread_park(weft__task *t, void (*unlock)(void *), void *arg, int64_t
         unlock(arg);
     /* Blocked for good unless a task wakes us: if every worker is idle,
      * this may be the step that completes a deadlock. */
-    if (!timed && weft__load_acq(&weft__S.nidle) == (AO_t)weft__S.nworkers &&
+    if (!timed && weft__load_acq(&weft__S.nidle) == (AO_t)weft__nworkers() &&
         weft__check_deadlock() != WEFT_FOREVER)
         weft__wakep(); /* an idle worker takes over looking again later */
     int r = WEFT__WAKE_NONE;

@@ -125,6 +125,46 @@ weft__task *weft__runq_steal(weft__worker *thief, weft__worker *victim, bool tak
     }
 }
 
+size_t weft__runq_handoff(weft__worker *victim)
+{
+    weft__task *head = NULL, *tail = NULL;
+    size_t n = 0;
+    AO_t next = weft__load_acq(&victim->runnext);
+    /* acquire: as in weft__runq_get. */
+    if (next && weft__cas_acq(&victim->runnext, next, 0)) {
+        head = tail = (weft__task *)next;
+        n = 1;
+    }
+    for (;;) {
+        AO_t h = weft__load_acq(&victim->runq_head);
+        AO_t tl = weft__load_acq(&victim->runq_tail);
+        AO_t cnt = tl - h;
+        if (cnt == 0)
+            break;
+        if (cnt > WEFT__RUNQ_SIZE)
+            continue; /* read head and tail inconsistently; retry */
+        weft__task *batch[WEFT__RUNQ_SIZE];
+        for (AO_t i = 0; i < cnt; i++)
+            batch[i] = slot_load(victim, h + i);
+        if (!weft__cas_full(&victim->runq_head, h, h + cnt))
+            continue;
+        for (AO_t i = 0; i < cnt; i++) {
+            weft__task *t = batch[i];
+            t->next = NULL;
+            if (tail)
+                tail->next = t;
+            else
+                head = t;
+            tail = t;
+        }
+        n += cnt;
+        break;
+    }
+    if (n)
+        weft__gq_put_batch(head, tail, n);
+    return n;
+}
+
 void weft__gq_put_batch(weft__task *head, weft__task *tail, size_t n)
 {
     weft__lock_acquire(&weft__S.gq_lock);
@@ -148,7 +188,7 @@ weft__task *weft__gq_get(weft__worker *w, size_t max)
         return NULL;
     weft__lock_acquire(&weft__S.gq_lock);
     size_t len = weft__load_relaxed(&weft__S.gq_len);
-    size_t n = len / (size_t)weft__S.nworkers + 1;
+    size_t n = len / (size_t)weft__nworkers() + 1;
     if (n > len)
         n = len;
     if (n > max)

@@ -149,7 +149,9 @@ static weft__timerheap *pick_heap(void)
 {
     weft__worker *w = weft__cur_worker();
     if (!w)
-        w = weft__S.workers[weft__rand_n((uint32_t)weft__S.nworkers)];
+        /* A base worker: a spare's count may still be taken back
+         * (weft__spare_start), a base worker's never is. */
+        w = weft__S.workers[weft__rand_n((uint32_t)weft__S.nbase)];
     return &w->timers;
 }
 
@@ -238,7 +240,7 @@ int64_t weft__timers_run(weft__timerheap *h, int64_t now)
 size_t weft__timers_pending(void)
 {
     size_t n = 0;
-    for (int i = 0; i < weft__S.nworkers; i++)
+    for (int i = 0; i < weft__nworkers(); i++)
         n += weft__S.workers[i]->timers.len; /* racy sum: a hint */
     return n;
 }

@@ -105,6 +105,7 @@ int weft__topology_steal_order(weft__worker **ws, int n)
             }
             w->steal_order[b + 1] = v;
         }
+        w->steal_n = k;
         /* Victims as near as the nearest: stealing starts at a random one
          * of them, so thieves do not all hit the same victim first. */
         int d0 = k ? shared_depth(w->cpu, ws[w->steal_order[0]]->cpu) : 0;

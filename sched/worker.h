@@ -53,6 +53,7 @@ typedef struct weft__worker {
     __attribute__((aligned(WEFT__CACHELINE))) weft__aint park_word;
     weft__aword is_idle;
     weft__aword sleep_until;         /* deadline the idle worker sleeps to */
+    weft__aword in_poll;             /* sleeping in epoll_wait, not on park_word */
     struct weft__worker *idle_next;
 
     weft__timerheap timers;
@@ -60,6 +61,9 @@ typedef struct weft__worker {
     pthread_t thread;
     int cpu;                         /* pinned CPU (os index) or -1 */
     int *steal_order;                /* victims, nearest cache first */
+    int steal_n;                     /* entries in steal_order */
+    bool spare;                      /* started by the monitor for a blocked worker */
+    weft__aint tid;                  /* its OS thread id (the monitor reads its state) */
     int steal_near;                  /* how many share the nearest level */
 } weft__worker;
 
@@ -67,8 +71,10 @@ _Static_assert(offsetof(weft__worker, cur) == 0, "weft__self_on reads cur at off
 
 /* Global scheduler state (sched/worker.c). */
 typedef struct weft__sched {
-    weft__worker **workers;
-    int nworkers;
+    weft__worker **workers;          /* room for the base workers and every spare */
+    weft__aint nworkers;             /* workers started: the base ones, then spares */
+    int nbase;                       /* workers started by weft_init */
+    int nslots;                      /* room in workers[] */
     size_t default_stack;
     bool pin;
     weft__aword running;             /* 1 between init and shutdown */
@@ -90,6 +96,11 @@ typedef struct weft__sched {
 
 extern weft__sched weft__S;
 
+/* Workers in workers[] right now.  acquire: a spare's record is complete
+ * before the count that includes it is published (sched/worker.c); loops
+ * over workers read it once and see a prefix of a growing array. */
+static inline int weft__nworkers(void) { return (int)weft__iload_acq(&weft__S.nworkers); }
+
 /* runq.c */
 bool weft__runq_put(weft__worker *w, weft__task *t);     /* false: full */
 void weft__runq_put_or_global(weft__worker *w, weft__task *t);
@@ -106,6 +117,9 @@ static inline weft__task *weft__runq_get_fast(weft__worker *w)
 }
 weft__task *weft__runq_steal(weft__worker *thief, weft__worker *victim, bool take_runnext);
 bool weft__runq_empty(weft__worker *w);
+/* Move all of victim's queued tasks (runnext too) to the global queue:
+ * its thread is blocked in the kernel (sysmon.c).  Returns how many. */
+size_t weft__runq_handoff(weft__worker *victim);
 void weft__gq_put(weft__task *t);
 void weft__gq_put_batch(weft__task *head, weft__task *tail, size_t n);
 weft__task *weft__gq_get(weft__worker *w, size_t max);
@@ -117,6 +131,7 @@ void weft__schedule_out(weft__worker *w, weft__task *self); /* switch to next wo
 void weft__run_after(weft__worker *w);
 void weft__yield_requeue(weft__task *t);
 void weft__run_child_first(weft__worker *w, weft__task *parent, weft__task *child);
+int weft__spare_start(void);
 
 /* timer.c */
 void weft__timerheap_init(weft__timerheap *h, weft__worker *owner);

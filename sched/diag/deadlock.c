@@ -13,6 +13,8 @@
  *   - no plain thread blocked inside weft can come back by itself (one
  *     sleeping, or waiting with a deadline) or has been readied and not yet
  *     returned;
+ *   - no task or thread waits on a file descriptor (a peer may write) and
+ *     no weft_blocking function is running (it may return and wake);
  *   - and none of the above changed while we looked: every worker's
  *     sched_tick, bumped on each scheduling pass, is the same before and
  *     after the walk, so no task ran while it was in progress.
@@ -35,6 +37,7 @@
  * runtime is what a leak check waits for when tasks stop without exiting.
  */
 #include "diag.h"
+#include "netpoll.h"
 #include "worker.h"
 
 weft__aword weft__diag_leak_waiters;
@@ -85,7 +88,7 @@ static void scan_visit(weft__task *t, void *arg)
 static AO_t ticks_sum(void)
 {
     AO_t sum = 0;
-    for (int i = 0; i < weft__S.nworkers; i++)
+    for (int i = 0; i < weft__nworkers(); i++)
         sum += weft__load_relaxed(&weft__S.workers[i]->sched_tick);
     return sum;
 }
@@ -94,7 +97,7 @@ static bool queues_empty(void)
 {
     if (weft__load_acq(&weft__S.gq_len))
         return false;
-    for (int i = 0; i < weft__S.nworkers; i++) {
+    for (int i = 0; i < weft__nworkers(); i++) {
         weft__worker *w = weft__S.workers[i];
         if (weft__load_acq(&w->runq_head) != weft__load_acq(&w->runq_tail) ||
             weft__load_acq(&w->runnext))
@@ -105,10 +108,19 @@ static bool queues_empty(void)
 
 static bool timers_queued(void)
 {
-    for (int i = 0; i < weft__S.nworkers; i++)
+    for (int i = 0; i < weft__nworkers(); i++)
         if ((int64_t)weft__load_acq(&weft__S.workers[i]->timers.next_when) != WEFT_FOREVER)
             return true;
     return false;
+}
+
+/* A task or thread waiting on a descriptor can be woken from outside the
+ * process (a peer writes), and a weft_blocking function may return and
+ * wake anything: neither is ever "asleep for good". */
+static bool outside_wakers(void)
+{
+    return weft__load_acq(&weft__io_waiters) != 0 ||
+           weft__load_acq(&weft__blocking_inflight) != 0;
 }
 
 static bool plain_threads_quiet(void)
@@ -139,10 +151,10 @@ void weft__diag_scan(struct weft__diag_scan *s)
         s->quiescent = s->quiet_plain && !s->outside_threads;
         return;
     }
-    if (s->active || !queues_empty() || timers_queued() || !s->quiet_plain)
+    if (s->active || !queues_empty() || timers_queued() || !s->quiet_plain || outside_wakers())
         return;
     /* The caller's own worker is busy running it when it is a task. */
-    AO_t want_idle = (AO_t)weft__S.nworkers - (weft_self() ? 1 : 0);
+    AO_t want_idle = (AO_t)weft__nworkers() - (weft_self() ? 1 : 0);
     if (weft__load_acq(&weft__S.nidle) < want_idle)
         return;
     /* Inside weft nothing can move.  A thread weft does not know may still
@@ -278,7 +290,7 @@ int64_t weft__check_deadlock(void)
     /* Cheap tests first: this runs every time the runtime goes idle. */
     if (!weft__load_acq(&weft__S.running) || weft__load_acq(&weft__S.stopping))
         return WEFT_FOREVER;
-    if (weft__load_acq(&weft__ctr.live_all) == 0 || timers_queued() ||
+    if (weft__load_acq(&weft__ctr.live_all) == 0 || timers_queued() || outside_wakers() ||
         weft__load_acq(&weft__diag_leak_waiters))
         return WEFT_FOREVER;
     /* Two workers can go idle at once: one checks, and checks again if

@@ -337,6 +337,20 @@ static const char *obj_kind(int reason)
     return NULL;
 }
 
+/* An I/O wait's object is fd << 2 | WEFT_IN/WEFT_OUT (sched/netpoll.c). */
+static int io_fd(const void *obj) { return (int)((uintptr_t)obj >> 2); }
+static const char *io_dir(const void *obj)
+{
+    switch ((uintptr_t)obj & 3) {
+    case WEFT_IN:
+        return "read";
+    case WEFT_OUT:
+        return "write";
+    default:
+        return "read+write";
+    }
+}
+
 static void print_site(FILE *out, const char *file, int line)
 {
     if (file)
@@ -486,6 +500,14 @@ static void print_waits(FILE *out, const struct block *b)
         if (s->nchans)
             fputs("    (only the select's first channel is recorded)\n", out);
 #endif
+    } else if (s->reason == WEFT__WAIT_IO) {
+        size_t d = distinct_objs(b, -1);
+        if (d > 1)
+            fprintf(out, "    io wait on %zu different fds (%s)\n", d, io_dir(s->obj));
+        else
+            fprintf(out, "    io wait fd %d (%s)\n", io_fd(s->obj), io_dir(s->obj));
+    } else if (s->reason == WEFT__WAIT_BLOCKING) {
+        fputs("    running a blocking function on a helper thread (weft_blocking)\n", out);
     } else if (s->nchans) {
         print_chan(out, "waiting on", &s->chans[0], distinct_objs(b, 0));
     } else if (kind && s->obj) {
@@ -787,7 +809,11 @@ void weft__diag_print_json(FILE *out, const struct weft__diag_task *v, size_t n)
                 json_chan(out, &s->chans[k]);
             }
             const char *kind = obj_kind(s->reason);
-            if (!s->nchans && kind && s->obj) {
+            if (s->reason == WEFT__WAIT_IO) {
+                fprintf(out, "{\"kind\":\"fd\",\"fd\":%d,\"dir\":", io_fd(s->obj));
+                json_str(out, io_dir(s->obj));
+                fputc('}', out);
+            } else if (!s->nchans && kind && s->obj) {
                 fputs("{\"kind\":", out);
                 json_str(out, kind);
                 fprintf(out, ",\"addr\":\"%p\"}", s->obj);
