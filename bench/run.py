@@ -3,6 +3,7 @@
 
 Usage:
     bench/run.py BUILD_DIR [--only a,b] [--runs N] [--workers 1,2] [--quick]
+                           [--echo-conns 1000,10000] [--echo-duration S]
 
 BUILD_DIR is a CMake build directory of weft (the benchmarks are
 BUILD_DIR/bench/bench_<name>); this script builds no C code.  The Go twins
@@ -16,6 +17,12 @@ table shows the median and min-max of each side and the ratio of medians
 weft/Go against the benchmark's target.  All figures and the machine go to
 bench/results/latest.json and a bar chart of the ratios to
 bench/results/latest.svg.  Progress goes to stderr, the table to stdout.
+
+The 'echo' group (bench/echo.py; `--only echo` runs it alone) is a server
+benchmark of its own shape: weft's echo server and Go's, each loaded in
+turn by the same Go client; it reports requests/s (higher is better) and
+p50/p99 latency (lower is better) in a table of its own, after the others,
+and in latest.json under "echo" (not in the chart).
 
 Exit status: 0 when every run produced a number, 1 when some failed (timed
 out, crashed, printed no RESULT line), 2 on bad usage.  Speed is never
@@ -39,6 +46,10 @@ import time
 
 HERE = os.path.dirname(os.path.abspath(__file__))
 REPO = os.path.dirname(HERE)
+sys.path.insert(0, HERE)
+import echo  # noqa: E402  (bench/echo.py: the echo server group)
+
+ECHO = "echo"  # the name of that group for --only
 
 
 class Bench:
@@ -428,11 +439,19 @@ def parse_args(argv):
     ap.add_argument("--go-bin", help="a prebuilt Go twin binary (skips go build)")
     ap.add_argument("--out-dir", default=os.path.join(HERE, "results"),
                     help="where latest.json / latest.svg go (default bench/results)")
+    ap.add_argument("--echo-conns",
+                    help="echo: connection counts (default 1000,10000; 100 with --quick)")
+    ap.add_argument("--echo-duration", type=float,
+                    help="echo: measured seconds per run (default 5; 0.5 with --quick)")
+    ap.add_argument("--echo-warmup", type=float,
+                    help="echo: unmeasured warm-up seconds per run (default 1; 0.1 with --quick)")
     ap.add_argument("--list", action="store_true", help="list the benchmarks and exit")
     a = ap.parse_args(argv)
     if a.list:
         for b in BENCHES:
             print("%-16s %-6s %s" % (b.name, ("≤%.2f" % b.target) if b.target else "-", b.what))
+        print("%-16s %-6s %s" % (ECHO, "≥1/≤1", "echo server, 1k and 10k connections: req/s "
+                                 "weft/Go (higher is better), p99 weft/Go (lower is better)"))
         sys.exit(0)
     a.build_dir = a.build_dir_opt or a.build_dir
     if not a.build_dir:
@@ -452,13 +471,23 @@ def parse_args(argv):
         ap.error("--workers wants positive integers")
     if a.only:
         names = [x.strip() for x in a.only.split(",") if x.strip()]
-        bad = [x for x in names if x not in BY_NAME]
+        bad = [x for x in names if x not in BY_NAME and x != ECHO]
         if bad:
-            ap.error("unknown benchmark(s): %s (have: %s)" %
-                     (", ".join(bad), ", ".join(b.name for b in BENCHES)))
-        a.benches = [BY_NAME[x] for x in names]
+            ap.error("unknown benchmark(s): %s (have: %s, %s)" %
+                     (", ".join(bad), ", ".join(b.name for b in BENCHES), ECHO))
+        a.benches = [BY_NAME[x] for x in names if x != ECHO]
+        a.echo = ECHO in names
     else:
         a.benches = list(BENCHES)
+        a.echo = True
+    a.echo_conns_list = None
+    if a.echo_conns:
+        try:
+            a.echo_conns_list = [int(x) for x in a.echo_conns.split(",") if x.strip()]
+        except ValueError:
+            ap.error("--echo-conns wants a comma-separated list of integers")
+        if not a.echo_conns_list or min(a.echo_conns_list) < 1:
+            ap.error("--echo-conns wants positive integers")
     a.iter_override = {}
     for kv in filter(None, (x.strip() for x in a.iters.split(","))):
         k, _, v = kv.partition("=")
@@ -548,6 +577,17 @@ def main(argv=None):
                    ("cmd", "values", "errors", "seconds", "summary", "ran")},
         })
 
+    echo_rows, echo_notes = [], []
+    if args.echo:
+        if args.no_go:
+            echo_notes.append("echo: skipped with --no-go (its load client is the Go binary)")
+        else:
+            echo_rows, echo_notes, echo_failed = echo.run(
+                args.build_dir, go_bin, args.workers_list, args.runs, quick=args.quick,
+                conns=args.echo_conns_list, duration=args.echo_duration,
+                warmup=args.echo_warmup)
+            any_failed = any_failed or echo_failed
+
     elapsed = time.monotonic() - t_start
     print()
     print("weft benchmarks vs Go — %d run%s per side%s, %s" %
@@ -559,13 +599,14 @@ def main(argv=None):
     if not go_bin:
         print("note: %s" % note)
     print()
-    print_table(rows)
-    with_target = [r for r in rows if r["meets_target"] is not None]
-    print()
-    print("%d of %d figures with a target meet it; %d failed; %.0fs total." %
-          (sum(1 for r in with_target if r["meets_target"]), len(with_target),
-           sum(1 for r in rows if r["weft"]["summary"] is None or
-               (r["go"]["ran"] and r["go"]["summary"] is None)), elapsed))
+    if rows:
+        print_table(rows)
+        with_target = [r for r in rows if r["meets_target"] is not None]
+        print()
+        print("%d of %d figures with a target meet it; %d failed; %.0fs total." %
+              (sum(1 for r in with_target if r["meets_target"]), len(with_target),
+               sum(1 for r in rows if r["weft"]["summary"] is None or
+                   (r["go"]["ran"] and r["go"]["summary"] is None)), elapsed))
     if args.quick:
         print("(--quick: tiny iteration counts; the figures prove the benchmarks run, "
               "they do not measure anything)")
@@ -573,6 +614,10 @@ def main(argv=None):
         for side in ("weft", "go"):
             for e in r[side]["errors"]:
                 print("failed: %s w=%d %s: %s" % (r["name"], r["workers"], side, e))
+    if args.echo:
+        if rows:
+            print()
+        echo.print_table(echo_rows, echo_notes)
 
     os.makedirs(args.out_dir, exist_ok=True)
     doc = {
@@ -583,13 +628,16 @@ def main(argv=None):
         "elapsed_s": round(elapsed, 1),
         "results": rows,
     }
+    if args.echo:
+        doc["echo"] = {"notes": echo_notes, "results": echo_rows}
     jpath = os.path.join(args.out_dir, "latest.json")
     with open(jpath, "w") as f:
         json.dump(doc, f, indent=2, ensure_ascii=False)
         f.write("\n")
     spath = os.path.join(args.out_dir, "latest.svg")
-    write_svg(spath, rows, machine, args.workers_list)
-    log("bench: wrote %s and %s" % (jpath, spath))
+    if rows:
+        write_svg(spath, rows, machine, args.workers_list)
+    log("bench: wrote %s%s" % (jpath, (" and %s" % spath) if rows else ""))
     return 1 if any_failed else 0
 
 

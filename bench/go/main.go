@@ -11,6 +11,10 @@
 //	RESULT name=pingpong workers=2 value=123.4 unit=ns/op ops=200000
 //
 // GOMAXPROCS is set from -workers (0: leave Go's default).
+//
+// The echo benchmark's server and load client are modes of this binary too
+// (-bench echo_server, -bench echo_client), with flags and output of their
+// own: see echo.go.
 package main
 
 import (
@@ -74,8 +78,18 @@ func main() {
 		for k := range benches {
 			names = append(names, k)
 		}
+		for k := range echoModes {
+			names = append(names, k)
+		}
 		sort.Strings(names)
 		fmt.Println(strings.Join(names, "\n"))
+		return
+	}
+	if mode, ok := echoModes[*name]; ok { // go/echo.go: its own flags and output
+		if *workers > 0 {
+			runtime.GOMAXPROCS(*workers)
+		}
+		mode()
 		return
 	}
 	b, ok := benches[*name]
