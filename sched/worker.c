@@ -723,11 +723,16 @@ static int do_init(const struct weft_config *cfg)
     return 0;
 }
 
+/* Starting the runtime makes system calls that set errno on the way (a
+ * probe of guard pages answers EFAULT by design): the caller's errno is
+ * put back, as every weft call promises. */
 int weft_init(const struct weft_config *cfg)
 {
+    int saved = errno;
     pthread_mutex_lock(&init_mu);
     int r = weft__load_acq(&weft__S.running) ? EBUSY : do_init(cfg);
     pthread_mutex_unlock(&init_mu);
+    errno = saved;
     return r;
 }
 
@@ -735,15 +740,27 @@ int weft__ensure_init(void)
 {
     if (WEFT__LIKELY(weft__load_acq(&weft__S.running)))
         return 0;
+    int saved = errno;
     pthread_mutex_lock(&init_mu);
     int r = weft__load_acq(&weft__S.running) ? 0 : do_init(NULL);
     pthread_mutex_unlock(&init_mu);
+    errno = saved;
     return r;
 }
 
 enum { WEFT__SHUTDOWN_GRACE_MS = 200 };
 
+static int shutdown_locked(void);
+
 int weft_shutdown(void)
+{
+    int saved = errno;
+    int r = shutdown_locked();
+    errno = saved;
+    return r;
+}
+
+static int shutdown_locked(void)
 {
     pthread_mutex_lock(&init_mu);
     if (!weft__load_acq(&weft__S.running)) {
@@ -822,6 +839,7 @@ int weft_run(int (*main_fn)(void *), void *arg)
     int r = weft__ensure_init();
     if (r)
         return r;
+    int saved = errno;
     struct run_main m = {main_fn, arg, 0};
     weft__istore_full(&run_state, 0);
     weft__store_full(&run_active, 1);
@@ -830,6 +848,7 @@ int weft_run(int (*main_fn)(void *), void *arg)
                     false, &t);
     if (r) {
         weft__store_full(&run_active, 0);
+        errno = saved;
         return r;
     }
     unsigned st;
@@ -840,5 +859,6 @@ int weft_run(int (*main_fn)(void *), void *arg)
     weft__store_full(&run_active, 0);
     int result = st == 2 ? EDEADLK : m.result;
     weft_shutdown();
+    errno = saved;
     return result;
 }

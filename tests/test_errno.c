@@ -23,6 +23,7 @@
 #include "testutil.h"
 
 #include <sched.h>
+#include <unistd.h>
 
 enum { SENTINEL = 4242 };
 
@@ -114,7 +115,28 @@ struct partner {
     weft_chan *c;
     weft_mutex *mu;
     weft_wg *wg;
+    int fd;
 };
+
+static void write_later(void *p)
+{
+    struct partner *k = p;
+    weft_sleep(2 * WEFT_MS);
+    (void)weft_write(k->fd, "x", 1, WEFT_FOREVER);
+}
+
+/* Runs on a helper thread: its errno is not the caller's. */
+static void clobber_errno(void *p)
+{
+    (void)p;
+    errno = EIO;
+}
+
+static void nap(void *p)
+{
+    (void)p;
+    weft_sleep(WEFT_MS);
+}
 
 static void send_later(void *p)
 {
@@ -265,6 +287,22 @@ static void every_blocking_call(errno_check check)
     WT_CHECK_INT_EQ(weft_go(slow_once, NULL), 0);
     EXPECT_ERRNO_KEPT(check, weft_leak_check(mark, WT_LIVENESS_NS, stderr), 0);
 
+    /* I/O: a read that times out, one woken by a writer, a wait, a
+     * blocking call on the helper pool. */
+    int p[2];
+    WT_CHECK_INT_EQ(pipe(p), 0);
+    char c;
+    EXPECT_ERRNO_KEPT(check, weft_read(p[0], &c, 1, weft_deadline(2 * WEFT_MS)), -ETIMEDOUT);
+    k.fd = p[1];
+    WT_CHECK_INT_EQ(weft_go(write_later, &k), 0);
+    EXPECT_ERRNO_KEPT(check, weft_read(p[0], &c, 1, WEFT_FOREVER), 1);
+    EXPECT_ERRNO_KEPT(check, weft_fd_wait(p[1], WEFT_OUT, WEFT_FOREVER), 0);
+    EXPECT_ERRNO_KEPT(check, weft_write(p[1], "y", 1, WEFT_FOREVER), 1);
+    EXPECT_ERRNO_KEPT(check, weft_read(p[0], &c, 1, 0), 1);
+    EXPECT_ERRNO_KEPT(check, weft_blocking(clobber_errno, NULL), 0);
+    EXPECT_ERRNO_KEPT(check, weft_fd_close(p[0]), 0);
+    EXPECT_ERRNO_KEPT(check, weft_fd_close(p[1]), 0);
+
     /* Nothing is left: once_racer may still be on its way out. */
     weft_ctx_release(never);
     weft_chan_release(u);
@@ -294,12 +332,46 @@ static void test_blocking_calls_leave_a_tasks_errno_alone(void **state)
     WT_LEAK_END();
 }
 
+static int run_main(void *p)
+{
+    (void)p;
+    weft_go(nap, NULL);
+    weft_sleep(WEFT_MS);
+    return 5;
+}
+
+/* Starting, running and stopping the runtime (threads, stacks, probes of
+ * what the kernel supports) leave the caller's errno as it was. */
+static void test_life_cycle_calls_leave_errno_alone(void **state)
+{
+    (void)state;
+    struct weft_config cfg = {.workers = 2};
+    errno = SENTINEL;
+    assert_int_equal(weft_shutdown(), 0);
+    assert_int_equal(errno, SENTINEL);
+    assert_int_equal(weft_run(run_main, NULL), 5);
+    assert_int_equal(errno, SENTINEL);
+    assert_int_equal(weft_init(&cfg), 0);
+    assert_int_equal(errno, SENTINEL);
+    weft_yield();
+    assert_int_equal(errno, SENTINEL);
+    assert_int_equal(weft_shutdown(), 0);
+    assert_int_equal(errno, SENTINEL);
+    /* Lazy start by the first call. */
+    assert_int_equal(weft_go(nap, NULL), 0);
+    assert_int_equal(errno, SENTINEL);
+    assert_int_equal(weft_shutdown(), 0);
+    assert_int_equal(weft_init(&cfg), 0); /* for the tests after this one */
+    assert_int_equal(errno, SENTINEL);
+}
+
 int main(void)
 {
     const struct CMUnitTest tests[] = {
         cmocka_unit_test(test_select_timeouts_are_results_even_across_migrations),
         cmocka_unit_test(test_blocking_calls_leave_a_plain_threads_errno_alone),
         cmocka_unit_test(test_blocking_calls_leave_a_tasks_errno_alone),
+        cmocka_unit_test(test_life_cycle_calls_leave_errno_alone),
     };
     struct weft_config cfg = {.workers = 2};
     if (weft_init(&cfg) != 0)

@@ -136,7 +136,11 @@ int weft_blocking(void (*fn)(void *), void *arg)
     weft__worker *w = weft__cur_worker();
     weft__task *self = w ? *(weft__task **)w : NULL;
     if (!self) {
-        fn(arg); /* a plain thread: blocking it is what it asked for */
+        /* A plain thread: blocking it is what it asked for.  errno as in a
+         * task, where fn runs on another thread: the caller's stays. */
+        int saved = errno;
+        fn(arg);
+        errno = saved;
         return 0;
     }
     struct job j = {NULL, fn, arg, self};
