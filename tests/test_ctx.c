@@ -452,7 +452,11 @@ static void deadline_body(void *arg)
     WT_CHECK(weft_ctx_deadline(tc) == dl);
     WT_CHECK(weft_ctx_deadline(later) == dl);
     WT_CHECK(weft_ctx_deadline(sooner) == dl - 1);
-    WT_CHECK_INT_EQ(weft_ctx_err(tc), 0);
+    /* Not done before its deadline (a slow build may already be past it:
+     * then done is all it may be). */
+    int early = weft_ctx_err(tc);
+    if (early != 0)
+        WT_CHECK_INT_GE(weft_now(), dl - 1);
     WT_CHECK_INT_EQ(weft_chan_recv(weft_ctx_done(tc), NULL), EPIPE);
     WT_CHECK_INT_GE(weft_now(), dl - 1);
     WT_CHECK_INT_EQ(weft_ctx_err(tc), ETIMEDOUT);
