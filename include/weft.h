@@ -357,19 +357,33 @@ int weft_group_wait(weft_group *g);
  * which wakes its waiters and forgets the registration (a descriptor closed
  * with plain close(2) and reused may leave a waiter on the new one
  * unwoken until its deadline).  Regular files are always ready (epoll does
- * not poll them): use weft_blocking for slow file I/O. */
+ * not poll them): use weft_blocking for slow file I/O.
+ *
+ * Dumps show a task here as "io wait" with "io wait fd N (read)"; such a
+ * task is never "certainly leaked", and deadlock detection and leak checks
+ * count it as one the world outside may wake (a peer may write).
+ *
+ * A raw blocking call weft cannot see (read(2) on a blocking descriptor, a
+ * lock of another library) holds its worker.  After 20 ms the monitor
+ * hands that worker's queued tasks to the others; when every worker is so
+ * held in the kernel while work waits, it starts a spare worker (at most
+ * twice the workers, 64), which stays for the runtime's life. */
 #define WEFT_IN 1  /* readable (or EOF, error, hang-up) */
 #define WEFT_OUT 2 /* writable (or error, hang-up) */
 
-/* Wait until fd is ready for events (WEFT_IN, WEFT_OUT or both), the
- * deadline passes, or fd is closed with weft_fd_close.  Readiness may be
- * spurious (edge-triggered, as Go's netpoller): retry the operation and
+/* Wait until fd is ready for events (WEFT_IN, WEFT_OUT, or both: either
+ * one, as poll(2)), the deadline passes, or fd is closed with
+ * weft_fd_close.  Present readiness counts (a descriptor with data is
+ * ready at once, also with a deadline in the past); a wake-up may still be
+ * spurious (another reader took the data first): retry the operation and
  * wait again on EAGAIN.  0 | ETIMEDOUT | EBADF (not open, or closed while
  * waiting) | EINVAL (events not a subset of WEFT_IN|WEFT_OUT, or empty) |
  * ENOMEM | an epoll_ctl errno value. */
 int weft_fd_wait(int fd, int events, int64_t deadline);
 /* As weft_fd_wait, until ctx is done: 0 | ECANCELED | ETIMEDOUT (a
- * deadline context) | EBADF | EINVAL (also for a NULL ctx) | ENOMEM. */
+ * deadline context) | EBADF | EINVAL (also for a NULL ctx) | ENOMEM.
+ * Every _ctx call below also returns the context's error at once if it is
+ * already done, and -EINVAL for a NULL ctx. */
 int weft_fd_wait_ctx(weft_ctx *ctx, int fd, int events);
 
 /* read(2) of up to n bytes, parking until some arrive: the count (0 at
