@@ -41,12 +41,16 @@ struct work {
     atomic_int ran_while_held; /* finished before any reader was released */
 };
 
+/* Owns a reference to each channel (the pinger may release its own first). */
 static void ponger(void *p)
 {
-    weft_chan **c = p;
+    weft_chan *const *c = p;
+    weft_chan *in = c[0], *out = c[1];
     int v;
-    while (weft_chan_recv(c[0], &v) == 0)
-        weft_chan_send(c[1], &v);
+    while (weft_chan_recv(in, &v) == 0)
+        weft_chan_send(out, &v);
+    weft_chan_release(in);
+    weft_chan_release(out);
 }
 
 /* Work that needs a worker: a sleep (a timer on some worker's heap), then
@@ -57,7 +61,9 @@ static void pinger(void *p)
     weft_sleep(WEFT_MS);
     weft_chan *c[2] = {weft_chan_make(sizeof(int), 0), weft_chan_make(sizeof(int), 0)};
     WT_CHECK(c[0] && c[1]);
-    WT_CHECK_INT_EQ(weft_go(ponger, c), 0);
+    weft_chan_retain(c[0]);
+    weft_chan_retain(c[1]);
+    WT_CHECK_INT_EQ(weft_go_copy(ponger, c, sizeof c), 0);
     for (int i = 0; i < 100; i++) {
         int v = i, got = -1;
         WT_CHECK_INT_EQ(weft_chan_send(c[0], &v), 0);
