@@ -130,6 +130,8 @@ static void wait_on_thread(struct weft__diag_scan *s, int64_t deadline)
             step = outside_step;
             if (outside_step < LEAK_PLAIN_RESCAN * WEFT_MS)
                 outside_step *= 2;
+            if (outside_step > LEAK_PLAIN_RESCAN * WEFT_MS)
+                outside_step = LEAK_PLAIN_RESCAN * WEFT_MS; /* the cap docs/leaks.md gives */
         } else {
             outside_step = LEAK_OUTSIDE_FIRST * WEFT_MS;
         }
