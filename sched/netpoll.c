@@ -468,6 +468,7 @@ int weft__fd_wait(int fd, int events, int64_t deadline, weft_ctx *ctx, const voi
     weft__set_wait_pc(self, pc);
     int how = weft__park_ex(WEFT__WAIT_IO, (const void *)(((uintptr_t)fd << 2) | (unsigned)events),
                             wait_unlock, &u, deadline);
+    self->io_streak = 0; /* it gave others their turn (sched/io/io.c) */
     if (with_ctx)
         weft__ctx_wait_end(&cw);
     weft__lock_acquire(&pd->lock);

@@ -16,6 +16,28 @@
 
 #include "netpoll.h"
 
+/* Fairness.  A connection whose peer keeps up never makes its task park:
+ * each read finds data (or an edge that came meanwhile), and the task
+ * would keep its worker while a thousand other connections wait — Go
+ * preempts such a goroutine after 10 ms; weft's tasks are cooperative.
+ * So a task that completes IO_STREAK calls in a row without parking yields
+ * (at once a no-op when nothing else is runnable).  Seen with the echo
+ * benchmark, 100 connections, 1 worker: without it one connection made
+ * 1 000 round trips while another made 71 in the same half second, a p50
+ * of 39 µs beside a p99 of 48 ms.  8 bounds a task's turn to a few
+ * round trips; 1 to 8 measured alike within this machine's noise. */
+enum { IO_STREAK = 8 };
+
+static inline void io_turn(void)
+{
+    weft__worker *w = weft__cur_worker();
+    weft__task *t = w ? *(weft__task **)w : NULL;
+    if (t && ++t->io_streak >= IO_STREAK) {
+        t->io_streak = 0;
+        weft_yield();
+    }
+}
+
 static int check_ctx(weft_ctx *ctx)
 {
     if (!ctx)
@@ -65,8 +87,10 @@ static ssize_t do_read(int fd, void *buf, size_t n, int64_t deadline, weft_ctx *
     ssize_t r = -weft__fd_prepare(fd);
     while (r == 0) {
         r = read(fd, buf, n);
-        if (r >= 0)
+        if (r >= 0) {
+            io_turn();
             break;
+        }
         int e = weft__errno_get();
         if (e == EINTR) {
             r = 0;
@@ -126,8 +150,10 @@ static ssize_t do_write(int fd, const void *buf, size_t n, int64_t deadline, wef
         ssize_t r = write_once(fd, (const char *)buf + done, n - done);
         if (r >= 0) {
             done += (size_t)r;
-            if (done == n)
+            if (done == n) {
+                io_turn();
                 break;
+            }
             continue; /* a short write: the buffer filled up; try once more */
         }
         e = weft__errno_get();
@@ -172,6 +198,7 @@ static int do_accept(int fd, struct sockaddr *addr, socklen_t *len, int64_t dead
         if (r >= 0) {
             /* The number may have named a file weft waited on before. */
             weft__fd_fresh(r, true);
+            io_turn();
             break;
         }
         int e = weft__errno_get();
