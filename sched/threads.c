@@ -161,15 +161,20 @@ static bool under_qemu_user(void)
  * where it is known to exist. */
 static long platform_threads(void)
 {
-    static int qemu = -1;
+    /* 0 unknown, 1 no, 2 yes: a cache of a fact; racing first callers
+     * compute the same answer (relaxed: nothing else hangs on it). */
+    static weft__aint qemu;
     long n = 0;
 #ifdef WEFT__TSAN
     if (weft__load_acq(&threads_made))
         n++;
 #endif
-    if (qemu < 0)
-        qemu = under_qemu_user();
-    n += qemu;
+    unsigned q = weft__iload_relaxed(&qemu);
+    if (!q) {
+        q = under_qemu_user() ? 2 : 1;
+        weft__istore_rel(&qemu, q);
+    }
+    n += q == 2;
     return n;
 }
 
