@@ -253,17 +253,7 @@ def machine_info(build_dir, go_version):
 # --------------------------------------------------------------------------
 # output: table, JSON, SVG
 # --------------------------------------------------------------------------
-def fnum(v):
-    if v is None:
-        return "-"
-    a = abs(v)
-    if a >= 1000:
-        return "%.0f" % v
-    if a >= 100:
-        return "%.1f" % v
-    if a >= 10:
-        return "%.2f" % v
-    return "%.3f" % v
+fnum = echo.fnum  # one number format for both tables (bench/echo.py)
 
 
 def fcell(s):

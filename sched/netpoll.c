@@ -349,6 +349,21 @@ weft__task *weft__netpoll(int64_t deadline, size_t *n)
     return l.tasks;
 }
 
+void weft__netpoll_to_global(void)
+{
+    if (weft__load_relaxed(&weft__netpoll_owner))
+        return; /* a blocked poller gets the events */
+    size_t n;
+    weft__task *list = weft__netpoll(0, &n);
+    if (!list)
+        return;
+    weft__task *tail = list;
+    while (tail->next)
+        tail = tail->next;
+    weft__gq_put_batch(list, tail, n);
+    weft__wakep();
+}
+
 /* ---- waiting ------------------------------------------------------------------ */
 
 struct wait_unlock {

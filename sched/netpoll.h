@@ -42,6 +42,10 @@ static inline bool weft__netpoll_wanted(void)
  * caller owns weft__netpoll_owner when it blocks).  Returns the chain of
  * readied tasks and their number in *n. */
 weft__task *weft__netpoll(int64_t deadline, size_t *n);
+/* Poll without blocking (unless a poller is blocked already) and queue
+ * what it readied at the global queue's tail, behind every task already
+ * waiting, waking a worker for it: for busy workers and the monitor. */
+void weft__netpoll_to_global(void);
 /* Make a blocked poller return now (cheap when one is already coming). */
 void weft__netpoll_break(void);
 

@@ -112,18 +112,9 @@ enum { SYSMON_POLL_NS = 10 * 1000 * 1000 };
 
 static void poll_if_forgotten(int64_t now)
 {
-    if (!weft__netpoll_wanted() || weft__load_relaxed(&weft__netpoll_owner) ||
-        now - (int64_t)weft__load_relaxed(&weft__netpoll_last) < SYSMON_POLL_NS)
-        return;
-    size_t n;
-    weft__task *list = weft__netpoll(0, &n);
-    if (!list)
-        return;
-    weft__task *tail = list;
-    while (tail->next)
-        tail = tail->next;
-    weft__gq_put_batch(list, tail, n);
-    weft__wakep();
+    if (weft__netpoll_wanted() &&
+        now - (int64_t)weft__load_relaxed(&weft__netpoll_last) >= SYSMON_POLL_NS)
+        weft__netpoll_to_global();
 }
 
 static void *sysmon_main(void *arg)

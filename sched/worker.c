@@ -281,20 +281,6 @@ static weft__task *poll_now(weft__worker *w)
  * connections, measured).  One whose queues ran dry looks every time. */
 enum { WEFT__BUSY_POLL_NS = 1000 * 1000 };
 
-static void poll_busy(void)
-{
-    if (weft__load_relaxed(&weft__netpoll_owner))
-        return;
-    size_t n;
-    weft__task *list = weft__netpoll(0, &n);
-    if (!list)
-        return;
-    weft__task *tail = list;
-    while (tail->next)
-        tail = tail->next;
-    weft__gq_put_batch(list, tail, n);
-    weft__wakep();
-}
 
 void weft__wakep(void)
 {
@@ -404,7 +390,7 @@ static weft__task *find_runnable(weft__worker *w)
         /* I/O that became ready while this worker was busy. */
         if (WEFT__UNLIKELY(weft__netpoll_wanted()) &&
             now - (int64_t)weft__load_relaxed(&weft__netpoll_last) >= WEFT__BUSY_POLL_NS)
-            poll_busy();
+            weft__netpoll_to_global();
         if ((t = weft__runq_get(w)))
             break;
         if ((t = weft__gq_get(w, WEFT__RUNQ_SIZE / 2)))

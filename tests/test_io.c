@@ -71,21 +71,8 @@ static bool await_parked(uint64_t n)
     }
 }
 
-/* Wait for n signals on done until deadline; returns how many came. */
-static size_t wait_n_until(weft_chan *done, size_t n, int64_t dl)
-{
-    size_t got = 0;
-    while (got < n) {
-        weft_case cs[1] = {WEFT_CASE_RECV(done, NULL)};
-        if (weft_select(cs, 1, dl) != 0 || !cs[0].ok)
-            break;
-        got++;
-    }
-    return got;
-}
-
 /* wt_wait_n with LIVE_DL's bound. */
-static size_t wait_n(weft_chan *done, size_t n) { return wait_n_until(done, n, LIVE_DL()); }
+static size_t wait_n(weft_chan *done, size_t n) { return wt_wait_n_until(done, n, LIVE_DL()); }
 
 static int mkpipe(int p[2]) { return pipe2(p, O_CLOEXEC); }
 
@@ -581,7 +568,7 @@ static void test_large_write_to_a_slow_reader_arrives_intact(void **state)
     struct big_w w = {.fd = s[0], .src = src, .n = total, .done = done};
     assert_int_equal(weft_go(writer_task, &w), 0);
     assert_int_equal(weft_go(slow_reader, &b), 0);
-    assert_int_equal(wait_n_until(done, 2, weft_deadline(3 * WT_LIVENESS_NS)), 2);
+    assert_int_equal(wt_wait_n_until(done, 2, weft_deadline(3 * WT_LIVENESS_NS)), 2);
     wt_assert_no_failures();
     assert_int_equal(w.rc, (ssize_t)total);
     assert_int_equal(b.got, total);
@@ -1309,7 +1296,7 @@ static void test_ten_thousand_loopback_connections_at_once(void **state)
     assert_int_equal(weft_go(listener_task, &m), 0);
     for (int i = 0; i < n; i++)
         assert_int_equal(weft_go_copy(many_client, &i, sizeof i), 0);
-    size_t got = wait_n_until(m.done, (size_t)(2 * n + 1), weft_deadline(6 * WT_LIVENESS_NS));
+    size_t got = wt_wait_n_until(m.done, (size_t)(2 * n + 1), weft_deadline(6 * WT_LIVENESS_NS));
     wt_assert_no_failures();
     assert_int_equal(got, (size_t)(2 * n + 1));
     assert_int_equal(atomic_load(&m.echoed), n);

@@ -218,9 +218,8 @@ __attribute__((unused)) static int wt_recv_within(weft_chan *c, void *out, int64
 
 /* Receive n signals from done (each task sends one when finished), within
  * the liveness bound.  Returns how many arrived. */
-__attribute__((unused)) static size_t wt_wait_n(weft_chan *done, size_t n)
+__attribute__((unused)) static size_t wt_wait_n_until(weft_chan *done, size_t n, int64_t dl)
 {
-    int64_t dl = weft_deadline(WT_LIVENESS_NS);
     size_t got = 0;
     while (got < n) {
         weft_case cs[1] = {WEFT_CASE_RECV(done, NULL)};
@@ -229,6 +228,11 @@ __attribute__((unused)) static size_t wt_wait_n(weft_chan *done, size_t n)
         got++;
     }
     return got;
+}
+
+__attribute__((unused)) static size_t wt_wait_n(weft_chan *done, size_t n)
+{
+    return wt_wait_n_until(done, n, weft_deadline(WT_LIVENESS_NS));
 }
 
 /* ------------------------------------------------------------------ */

@@ -74,6 +74,18 @@ int weft_fd_wait_ctx(weft_ctx *ctx, int fd, int events)
     return fd_wait_pub(fd, events, WEFT_FOREVER, ctx, WEFT__CALLER());
 }
 
+/* An operation failed with e: 0 to try it again (interrupted, or the
+ * descriptor became ready for events), else the errno value to return. */
+static int retry_or_fail(int e, int fd, int events, int64_t deadline, weft_ctx *ctx,
+                         const void *pc)
+{
+    if (e == EINTR)
+        return 0;
+    if (e != EAGAIN && e != EWOULDBLOCK)
+        return e;
+    return weft__fd_wait(fd, events, deadline, ctx, pc, false);
+}
+
 /* ---- read -------------------------------------------------------------------- */
 
 static ssize_t do_read(int fd, void *buf, size_t n, int64_t deadline, weft_ctx *ctx,
@@ -84,23 +96,16 @@ static ssize_t do_read(int fd, void *buf, size_t n, int64_t deadline, weft_ctx *
     if (!buf && n)
         return -EINVAL;
     int saved = weft__errno_get();
-    ssize_t r = -weft__fd_prepare(fd);
-    while (r == 0) {
+    int e = weft__fd_prepare(fd);
+    ssize_t r = -e;
+    while (!e) {
         r = read(fd, buf, n);
         if (r >= 0) {
             io_turn();
             break;
         }
-        int e = weft__errno_get();
-        if (e == EINTR) {
-            r = 0;
-            continue;
-        }
-        if (e != EAGAIN && e != EWOULDBLOCK) {
-            r = -e;
-            break;
-        }
-        r = -weft__fd_wait(fd, WEFT_IN, deadline, ctx, pc, false);
+        e = retry_or_fail(weft__errno_get(), fd, WEFT_IN, deadline, ctx, pc);
+        r = -e;
     }
     weft__errno_set(saved);
     return r;
@@ -156,14 +161,7 @@ static ssize_t do_write(int fd, const void *buf, size_t n, int64_t deadline, wef
             }
             continue; /* a short write: the buffer filled up; try once more */
         }
-        e = weft__errno_get();
-        if (e == EINTR) {
-            e = 0;
-            continue;
-        }
-        if (e != EAGAIN && e != EWOULDBLOCK)
-            break;
-        e = weft__fd_wait(fd, WEFT_OUT, deadline, ctx, pc, false);
+        e = retry_or_fail(weft__errno_get(), fd, WEFT_OUT, deadline, ctx, pc);
     }
     weft__errno_set(saved);
     return e ? -e : (ssize_t)n;
@@ -192,8 +190,9 @@ static int do_accept(int fd, struct sockaddr *addr, socklen_t *len, int64_t dead
     if (addr && !len)
         return -EINVAL;
     int saved = weft__errno_get();
-    int r = -weft__fd_prepare(fd);
-    while (r == 0) {
+    int e = weft__fd_prepare(fd);
+    int r = -e;
+    while (!e) {
         r = accept4(fd, addr, len, SOCK_NONBLOCK | SOCK_CLOEXEC);
         if (r >= 0) {
             /* The number may have named a file weft waited on before. */
@@ -201,17 +200,11 @@ static int do_accept(int fd, struct sockaddr *addr, socklen_t *len, int64_t dead
             io_turn();
             break;
         }
-        int e = weft__errno_get();
-        r = 0;
+        e = weft__errno_get();
         /* A connection that died in the backlog is not the listener's
          * error (Go retries ECONNABORTED too). */
-        if (e == EINTR || e == ECONNABORTED)
-            continue;
-        if (e != EAGAIN && e != EWOULDBLOCK) {
-            r = -e;
-            break;
-        }
-        r = -weft__fd_wait(fd, WEFT_IN, deadline, ctx, pc, false);
+        e = e == ECONNABORTED ? 0 : retry_or_fail(e, fd, WEFT_IN, deadline, ctx, pc);
+        r = -e;
     }
     weft__errno_set(saved);
     return r;
