@@ -297,6 +297,11 @@ static inline void weft__copy_elem(void *dst, const void *src, size_t n)
 /* Stacks guarded only by a canary exist (checked at every switch). */
 extern bool weft__canary_in_use __attribute__((visibility("hidden"))); /* read at every switch */
 
+/* Yield to every task waiting anywhere: the caller goes to the global
+ * queue's tail, behind tasks the poller readied (Go's preemption does the
+ * same with a goroutine that ran too long).  No-op on a plain thread. */
+void weft__yield_global(void);
+
 /* Make a parked task runnable (or wake a parked plain thread). */
 void weft__ready(weft__task *t);
 

@@ -321,6 +321,25 @@ void weft_yield(void)
     weft__schedule_out(w, self);
 }
 
+static void requeue_global(void *t)
+{
+    weft__gq_put(t);
+    weft__wakep();
+}
+
+void weft__yield_global(void)
+{
+    weft__worker *w = weft__cur_worker();
+    if (!w || !w->cur)
+        return;
+    weft__task *self = w->cur;
+    weft__store_rel(&self->state, WEFT__TASK_RUNNABLE);
+    /* Queued by the next context, once our registers are saved. */
+    w->after_fn = requeue_global;
+    w->after_arg = self;
+    weft__schedule_out(w, self);
+}
+
 void weft__yield_requeue(weft__task *t)
 {
     weft__worker *w = weft__cur_worker();
