@@ -238,7 +238,16 @@ static inline __attribute__((always_inline)) void ready_on(weft__worker *w, weft
         AO_t old = weft__xchg_full(&w->runnext, (AO_t)t);
         if (old) {
             weft__runq_put_or_global(w, (weft__task *)old);
-            weft__wakep();
+            /* Wake an idle worker only once work piles up here: a single
+             * displaced task runs on this worker as soon as the chain of
+             * hand-offs it belongs to blocks (a select serving a few
+             * producers displaces one at each receive), and a worker
+             * woken to steal it only moves the partners apart, so that
+             * every later hand-off crosses CPUs.  Two or more queued (a
+             * fan-out) are worth another worker.  Owner-only reads of
+             * our own ring (see runq.c): relaxed tail, acquire head. */
+            if (weft__load_relaxed(&w->runq_tail) - weft__load_acq(&w->runq_head) >= 2)
+                weft__wakep();
         }
         return;
     }
