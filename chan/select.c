@@ -288,6 +288,16 @@ static inline __attribute__((always_inline)) int select_impl(weft_case *cases, s
         poll[j] = (uint16_t)i;
         live++;
     }
+    /* Go's default: with nothing ready, the commonest end of a non-blocking
+     * select: the lock-free snapshot (see nothing_ready_snapshot) decides
+     * it alone, without trying each case first (which could only find
+     * nothing too, and then needs the snapshot anyway for a linearisable
+     * answer).  If anything might be ready, or a holder is at work, the
+     * cases are tried as below and the choice stays uniform. */
+    if (deadline != WEFT_FOREVER && deadline <= 0 && nothing_ready_snapshot(cases, n)) {
+        result = -ETIMEDOUT;
+        goto out;
+    }
     /* Fast path: try each case alone, in poll order, with the channel's own
      * try-operation (one lock at most, none for a case that is visibly not
      * ready).  The first that proceeds is a ready case chosen uniformly at

@@ -219,6 +219,23 @@ int weft__ready_ret0(weft__worker *w, weft__task *t)
     return 0;
 }
 
+/* The task a readied one displaced from runnext goes to the run queue.
+ * An idle worker is woken only once work piles up here: a single
+ * displaced task runs on this worker as soon as the chain of hand-offs it
+ * belongs to blocks (a select serving a few producers displaces one at
+ * each receive), and a worker woken to steal it only moves the partners
+ * apart, so that every later hand-off crosses CPUs.  Two or more queued
+ * (a fan-out) are worth another worker.  Out of line so that the hand-off
+ * path keeps no frame. */
+static __attribute__((noinline)) void ready_displaced(weft__worker *w, weft__task *old)
+{
+    weft__runq_put_or_global(w, old);
+    /* Our own ring: tail is owner-written (relaxed), head is advanced by
+     * thieves too (acquire, as in runq.c). */
+    if (weft__load_relaxed(&w->runq_tail) - weft__load_acq(&w->runq_head) >= 2)
+        weft__wakep();
+}
+
 static inline __attribute__((always_inline)) void ready_on(weft__worker *w, weft__task *t)
 {
     if (t->is_thread) {
@@ -237,10 +254,8 @@ static inline __attribute__((always_inline)) void ready_on(weft__worker *w, weft
          * woken for it (that would bounce it across CPUs); a task it
          * displaces from runnext goes to the queue, where others may steal. */
         AO_t old = weft__xchg_full(&w->runnext, (AO_t)t);
-        if (old) {
-            weft__runq_put_or_global(w, (weft__task *)old);
-            weft__wakep();
-        }
+        if (old)
+            ready_displaced(w, (weft__task *)old); /* a tail call: no frame here */
         return;
     }
     if (w)
