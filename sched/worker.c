@@ -498,7 +498,6 @@ static void *worker_main(void *arg)
             pthread_attr_destroy(&a);
         }
     }
-    w->stacks = weft__stackcache_new();
     for (;;) {
         weft__task *t = find_runnable(w);
         if (!t)
@@ -554,6 +553,14 @@ static weft__worker *worker_new(int id, int cpu)
     w->id = id;
     w->cpu = cpu;
     w->sleep_until = (AO_t)WEFT_FOREVER;
+    /* Allocated here, before the thread starts, not by the thread: a
+     * worker starting late must not take an allocation failure a test
+     * injected for something else (test_failinject saw 1 run in 300). */
+    w->stacks = weft__stackcache_new();
+    if (!w->stacks) {
+        free(w);
+        return NULL;
+    }
     weft__timerheap_init(&w->timers, w);
     return w;
 }
@@ -634,6 +641,7 @@ static void free_workers(int n)
          * later stop or cancel must find them in no heap. */
         weft__timerheap_detach_all(&w->timers);
         weft__timerheap_destroy(&w->timers);
+        weft__stackcache_free(w->stacks); /* a worker that never ran still has it */
         weft__free(w->steal_order);
         free(w); /* posix_memalign'd */
     }
