@@ -153,6 +153,13 @@ int weft__stack_global_init(void)
 
     /* Each mprotected guard splits its slab mapping in up to three. */
     G.mprotect_budget = (read_max_map_count() - 8192) / 2;
+#ifdef WEFT__TSAN
+    /* ThreadSanitizer maps a shadow stack per fiber (a task) from the same
+     * vm.max_map_count: at 20 000 live tasks two mappings a guard plus
+     * one a fiber came within a few thousand of the limit, and TSan's
+     * mmap failed (ENOMEM).  Leave it half; the rest get canaries. */
+    G.mprotect_budget /= 2;
+#endif
     if (G.mprotect_budget < 0)
         G.mprotect_budget = 0;
     return 0;
