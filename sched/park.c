@@ -310,6 +310,16 @@ void weft__readyq_flush(struct weft__readyq *q)
     *q = (struct weft__readyq){.w = q->w};
 }
 
+/* Switch out as runnable; requeue(self) runs on the next context, once
+ * our registers are saved, and puts us where we are to wait. */
+static inline void yield_to(weft__worker *w, weft__task *self, void (*requeue)(void *))
+{
+    weft__store_rel(&self->state, WEFT__TASK_RUNNABLE);
+    w->after_fn = requeue;
+    w->after_arg = self;
+    weft__schedule_out(w, self);
+}
+
 void weft_yield(void)
 {
     weft__worker *w = weft__cur_worker();
@@ -329,11 +339,7 @@ void weft_yield(void)
         w->sched_budget--;
         return;
     }
-    weft__store_rel(&self->state, WEFT__TASK_RUNNABLE);
-    /* Requeued by the next context, once our registers are saved. */
-    w->after_fn = (void (*)(void *))weft__yield_requeue;
-    w->after_arg = self;
-    weft__schedule_out(w, self);
+    yield_to(w, self, (void (*)(void *))weft__yield_requeue);
 }
 
 static void requeue_global(void *t)
@@ -345,14 +351,8 @@ static void requeue_global(void *t)
 void weft__yield_global(void)
 {
     weft__worker *w = weft__cur_worker();
-    if (!w || !w->cur)
-        return;
-    weft__task *self = w->cur;
-    weft__store_rel(&self->state, WEFT__TASK_RUNNABLE);
-    /* Queued by the next context, once our registers are saved. */
-    w->after_fn = requeue_global;
-    w->after_arg = self;
-    weft__schedule_out(w, self);
+    if (w && w->cur)
+        yield_to(w, w->cur, requeue_global);
 }
 
 void weft__yield_requeue(weft__task *t)

@@ -89,40 +89,51 @@ bool weft__runq_empty(weft__worker *w)
     return h == tl && weft__load_acq(&w->runnext) == 0;
 }
 
+/* Take the older half of victim's ring (half) or all of it into batch:
+ * how many, 0 if it was empty.  Slots are read before the CAS on head
+ * that claims them (a thief's usual order: a slot read after it could be
+ * reused by the owner). */
+static AO_t runq_grab(weft__worker *victim, weft__task **batch, bool half)
+{
+    for (;;) {
+        AO_t h = weft__load_acq(&victim->runq_head);
+        AO_t tl = weft__load_acq(&victim->runq_tail);
+        AO_t n = tl - h;
+        if (half)
+            n = n - n / 2;
+        if (n == 0)
+            return 0;
+        if (n > (half ? WEFT__RUNQ_SIZE / 2 : WEFT__RUNQ_SIZE))
+            continue; /* read head and tail inconsistently; retry */
+        for (AO_t i = 0; i < n; i++)
+            batch[i] = slot_load(victim, h + i);
+        if (weft__cas_full(&victim->runq_head, h, h + n))
+            return n;
+    }
+}
+
 /* Steal half of victim's ring into thief's ring; returns one task to run
  * now.  Runnext is taken only when take_runnext: the victim's running task
  * usually just readied it and is about to block, so stealing it would only
  * bounce the task between CPUs. */
 weft__task *weft__runq_steal(weft__worker *thief, weft__worker *victim, bool take_runnext)
 {
-    enum { HALF = WEFT__RUNQ_SIZE / 2 };
-    weft__task *batch[HALF];
-    for (;;) {
-        AO_t h = weft__load_acq(&victim->runq_head);
-        AO_t tl = weft__load_acq(&victim->runq_tail);
-        AO_t n = tl - h;
-        n = n - n / 2;
-        if (n == 0) {
-            if (!take_runnext)
-                return NULL;
-            AO_t next = weft__load_acq(&victim->runnext);
-            if (next && weft__cas_acq(&victim->runnext, next, 0))
-                return (weft__task *)next;
+    weft__task *batch[WEFT__RUNQ_SIZE / 2];
+    AO_t n = runq_grab(victim, batch, true);
+    if (n == 0) {
+        if (!take_runnext)
             return NULL;
-        }
-        if (n > HALF)
-            continue; /* read head and tail inconsistently; retry */
-        for (AO_t i = 0; i < n; i++)
-            batch[i] = slot_load(victim, h + i);
-        if (!weft__cas_full(&victim->runq_head, h, h + n))
-            continue;
-        /* Keep the first, queue the rest locally (the thief's ring is empty
-         * when it steals, so all fit). */
-        for (AO_t i = 1; i < n; i++)
-            weft__runq_put_or_global(thief, batch[i]);
-        weft__fetch_add_relaxed(&weft__ctr.steals, n);
-        return batch[0];
+        AO_t next = weft__load_acq(&victim->runnext);
+        if (next && weft__cas_acq(&victim->runnext, next, 0))
+            return (weft__task *)next;
+        return NULL;
     }
+    /* Keep the first, queue the rest locally (the thief's ring is empty
+     * when it steals, so all fit). */
+    for (AO_t i = 1; i < n; i++)
+        weft__runq_put_or_global(thief, batch[i]);
+    weft__fetch_add_relaxed(&weft__ctr.steals, n);
+    return batch[0];
 }
 
 size_t weft__runq_handoff(weft__worker *victim)
@@ -135,31 +146,18 @@ size_t weft__runq_handoff(weft__worker *victim)
         head = tail = (weft__task *)next;
         n = 1;
     }
-    for (;;) {
-        AO_t h = weft__load_acq(&victim->runq_head);
-        AO_t tl = weft__load_acq(&victim->runq_tail);
-        AO_t cnt = tl - h;
-        if (cnt == 0)
-            break;
-        if (cnt > WEFT__RUNQ_SIZE)
-            continue; /* read head and tail inconsistently; retry */
-        weft__task *batch[WEFT__RUNQ_SIZE];
-        for (AO_t i = 0; i < cnt; i++)
-            batch[i] = slot_load(victim, h + i);
-        if (!weft__cas_full(&victim->runq_head, h, h + cnt))
-            continue;
-        for (AO_t i = 0; i < cnt; i++) {
-            weft__task *t = batch[i];
-            t->next = NULL;
-            if (tail)
-                tail->next = t;
-            else
-                head = t;
-            tail = t;
-        }
-        n += cnt;
-        break;
+    weft__task *batch[WEFT__RUNQ_SIZE];
+    AO_t cnt = runq_grab(victim, batch, false);
+    for (AO_t i = 0; i < cnt; i++) {
+        weft__task *t = batch[i];
+        t->next = NULL;
+        if (tail)
+            tail->next = t;
+        else
+            head = t;
+        tail = t;
     }
+    n += cnt;
     if (n)
         weft__gq_put_batch(head, tail, n);
     return n;
