@@ -8,7 +8,18 @@
  * with the sleepers bit set again, since others may still sleep and the
  * releaser that woke it cleared the bit; a futex wait whose word moved in
  * the meantime (a release, a new sleeper) returns at once and retries.  We
- * spin a little first since holders run only a few dozen instructions.
+ * spin first since holders run only a few dozen instructions.
+ *
+ * The spin backs off exponentially (1, 2, 4 ... 1024 pauses between looks,
+ * twelve looks, ~3 000 pauses in all before the futex).  The lock word
+ * shares its cache line with the state it guards (a channel's counts and
+ * indices): a waiter that looks after every pause pulls the line away from
+ * the holder in the middle of its critical section, so under contention
+ * every operation paid several line transfers.  Backing off lets a holder
+ * run a burst of operations with the line in its own cache.  Measured at
+ * 2 workers (bench/mpmc.c, 4 producers and 4 consumers on one channel):
+ * 150–250 ns per message with one pause between looks, 61 ns with this
+ * back-off (mpmc_unbuf: 320 → 90 ns).
  */
 #include <errno.h>
 #include <linux/futex.h>
@@ -19,7 +30,7 @@
 
 #include "internal.h"
 
-enum { WEFT__LOCK_SPINS = 128 };
+enum { WEFT__LOCK_SPINS = 12, WEFT__LOCK_MAX_DELAY = 1024 };
 
 int weft__futex_wait(weft__aint *word, unsigned expect, int64_t deadline)
 {
@@ -52,10 +63,13 @@ void weft__futex_wake(weft__aint *word, int n)
 
 void weft__lock_slow(weft__lock *l)
 {
-    for (int i = 0; i < WEFT__LOCK_SPINS; i++) {
+    for (int i = 0, delay = 1; i < WEFT__LOCK_SPINS; i++) {
         if (weft__lock_try(l))
             return;
-        weft__cpu_relax();
+        for (int k = 0; k < delay; k++)
+            weft__cpu_relax();
+        if (delay < WEFT__LOCK_MAX_DELAY)
+            delay <<= 1;
     }
     for (;;) {
         unsigned v = weft__iload_relaxed(&l->word);
