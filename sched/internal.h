@@ -159,7 +159,7 @@ typedef struct weft__task {
     const char *func;
     int line;
     int shard;                  /* registry shard */
-    struct weft__task *reg_prev, *reg_next;
+    uint32_t reg_slot;          /* its slot in the shard (task.c) */
     /* Stack this task runs on (the task record lives at its top). */
     void *stack_lo;             /* lowest usable address */
     size_t stack_size;          /* usable bytes */

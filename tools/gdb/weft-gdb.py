@@ -12,9 +12,9 @@
 # ~/.gdbinit).  See README.md, "Debugging with gdb".
 #
 # How it reads the runtime (sched/task.c, sched/internal.h, sched/arch/):
-# the task registry is the static array `shards` of sched/task.c, each a
-# list of struct weft__task linked by reg_next.  A parked task's registers
-# were saved by the context switch: with the assembly switches on its own
+# the task registry is the static array `shards` of sched/task.c, each an
+# array of task pointers in chunks of 4096 (row i of `shard_chunks`; a
+# slot with bit 0 set is free).  A parked task's registers were saved by the context switch: with the assembly switches on its own
 # stack at frame.sp (x86-64: r15..rbp at sp+8..sp+48, the return address at
 # sp+56, 64 bytes in all; aarch64: x29/x30 at sp+80/88, 176 bytes), with the
 # ucontext fallback in frame.uc.uc_mcontext.
@@ -119,13 +119,15 @@ def tasks():
     shards = _static("shards", "sched/task.c")
     lo, hi = shards.type.range()
     out = []
+    chunk_rows = _static("shard_chunks", "sched/task.c")
+    task_ptr = gdb.lookup_type("weft__task").pointer()
     for i in range(lo, hi + 1):
-        t = shards[i]["head"]
-        seen = 0
-        while int(t) != 0 and seen < 10000000:
-            out.append(t.dereference())
-            t = t["reg_next"]
-            seen += 1
+        chunks, top = chunk_rows[i], int(shards[i]["top"])
+        per = 4096  # WEFT__CHUNK_SLOTS
+        for k in range(top):  # a slot with bit 0 set is free
+            v = int(chunks[k // per][k % per])
+            if v and not v & 1:
+                out.append(gdb.Value(v).cast(task_ptr).dereference())
     if out and all(int(t["id"]) == 0 for t in out):
         gdb.write(
             "weft: the task records read as zeros.  A core written by gdb's gcore "
