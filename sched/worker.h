@@ -65,6 +65,13 @@ typedef struct weft__worker {
     bool spare;                      /* started by the monitor for a blocked worker */
     weft__aint tid;                  /* its OS thread id (the monitor reads its state) */
     int steal_near;                  /* how many share the nearest level */
+    /* What this worker, as a thief, last saw of each victim's scheduling
+     * (worker.c, steal_verdict); owner-only. */
+    struct weft__steal_seen {
+        AO_t tick;                   /* the victim's sched_tick at `at` */
+        int64_t at;                  /* start of the current look, ns */
+        int verdict;                 /* last: 1 steal, 0 undecided, -1 leave */
+    } steal_seen[64];
 } weft__worker;
 
 _Static_assert(offsetof(weft__worker, cur) == 0, "weft__self_on reads cur at offset 0");
