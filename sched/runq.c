@@ -71,6 +71,11 @@ weft__task *weft__runq_get(weft__worker *w)
     /* acquire: the task's frame was written before it was published. */
     if (next && weft__cas_acq(&w->runnext, next, 0))
         return (weft__task *)next;
+    return weft__runq_get_queued(w);
+}
+
+weft__task *weft__runq_get_queued(weft__worker *w)
+{
     for (;;) {
         AO_t h = weft__load_acq(&w->runq_head);
         AO_t tl = weft__load_acq(&w->runq_tail);

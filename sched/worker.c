@@ -159,10 +159,12 @@ void weft__schedule_out(weft__worker *w, weft__task *self)
     /* Every 61st switch goes through the scheduler loop, which looks at
      * timers and the global queue: a pair of tasks handing work to each
      * other must not starve them. */
-    if (WEFT__LIKELY(--w->sched_budget > 0))
+    if (WEFT__LIKELY(--w->sched_budget > 0)) {
         next = weft__runq_get_fast(w);
-    else
-        w->sched_budget = 61;
+    } else {
+        w->sched_budget = WEFT__SCHED_BUDGET;
+        w->fair_pass = true;
+    }
     w->switches++;
     if (next) {
         w->cur = next;
@@ -310,23 +312,27 @@ void weft__wakep(void)
 
 /* Stealing moves a task, and every line it touches, to another CPU: it
  * pays where the victim would not get to the task soon itself.  A victim
- * whose sched_tick keeps moving runs short tasks and drains its queue on
- * its own; taking tasks from it splits partners that hand values to each
- * other (a select and its producers), so that every later hand-off crosses
- * CPUs: at 2 workers bench/select_block.c (4 producers) measured 0.85
- * steals per message and 3x the single-worker time.  So a thief watches a
- * victim for WEFT__STEAL_LOOK_NS first: if the victim did not switch at
- * all meanwhile (it runs one long task), or its queue would take it longer
- * than WEFT__STEAL_DRAIN_NS at the rate it switched, the thief steals;
- * otherwise it leaves the queue to its owner, until the next look says
- * otherwise.  A queue half full or more is always worth taking half of.
- * Tasks a thief leaves are never stranded: their owner runs them, and the
- * monitor hands the queue of a worker that stops scheduling to the others
- * (sysmon.c). */
+ * whose sched_tick keeps moving runs short tasks and gets through its
+ * queue on its own (within WEFT__SCHED_BUDGET switches at worst: a budget
+ * pass sends even a runnext chain behind the queue); taking tasks from it
+ * splits partners that hand values to each other (a select and its
+ * producers), so that every later hand-off crosses CPUs: at 2 workers
+ * bench/select_block.c (4 producers) measured 0.85 steals per message and
+ * 3x the single-worker time.  So a thief watches a victim for
+ * WEFT__STEAL_LOOK_NS first: if the victim did not switch at all meanwhile
+ * (it runs one long task), or its queue would take longer than
+ * WEFT__STEAL_DRAIN_NS at the rate it switched, the thief steals;
+ * otherwise it leaves the queue to its owner until the next look says
+ * otherwise.  A queue half full or more is always worth taking half of,
+ * and the monitor wakes a thief for a worker that stops scheduling
+ * (sysmon.c).  (Watching the queue's head instead of the switches, or
+ * counting the budget's worst case into the estimate, steals from the
+ * select above again: its producers sit in the queue for microseconds at
+ * a time while the select takes their values.) */
 enum { WEFT__STEAL_LOOK_NS = 2000, WEFT__STEAL_DRAIN_NS = 10000 };
 
 /* Should w steal from v's run queue, which holds len tasks, at now?
- * 1 yes, -1 no (v drains it), 0 not decided yet (look again). */
+ * 1 yes, -1 no (v gets to them soon), 0 not decided yet (look again). */
 static int steal_verdict(weft__worker *w, weft__worker *v, AO_t len, int64_t now)
 {
     if (len >= WEFT__RUNQ_SIZE / 2 || v->id >= 64)
@@ -346,8 +352,7 @@ static int steal_verdict(weft__worker *w, weft__worker *v, AO_t len, int64_t now
     AO_t switched = tick - s->tick;
     s->at = now;
     s->tick = tick;
-    /* Time to drain at the rate seen: len * el / switched, compared
-     * without dividing. */
+    /* len switches at el / switched each, compared without dividing. */
     bool slow = switched == 0 || (double)len * (double)el > (double)switched * WEFT__STEAL_DRAIN_NS;
     return s->verdict = slow ? 1 : -1;
 }
@@ -360,10 +365,10 @@ static bool work_to_take(weft__worker *w, int64_t now, bool undecided)
         return true;
     for (int i = 0; i < weft__nworkers(); i++) {
         weft__worker *v = weft__S.workers[i];
-        if (v == w)
-            continue;
         AO_t h = weft__load_acq(&v->runq_head);
         AO_t tl = weft__load_acq(&v->runq_tail);
+        if (h != tl && v == w)
+            return true; /* a timer we ran readied it */
         if (h != tl) {
             int verdict = steal_verdict(w, v, tl - h, now);
             if (verdict > 0 || (undecided && verdict == 0))
@@ -450,6 +455,29 @@ static weft__task *find_runnable(weft__worker *w)
         if (WEFT__UNLIKELY(weft__netpoll_wanted()) &&
             now - (int64_t)weft__load_relaxed(&weft__netpoll_last) >= WEFT__BUSY_POLL_NS)
             weft__netpoll_to_global();
+        /* A pass the switch budget forced, finding the queue's head where
+         * the last such pass left it, sends the task in runnext behind the
+         * queue and runs the queue's head: tasks handing control to each
+         * other through runnext (a pair, or a task and the children it
+         * spawns and readies) would otherwise run on while every task
+         * queued behind them waits.  Go bounds such a chain by its time
+         * slice, which it inherits, and then queues it at the tail.  A
+         * queue that moves is left alone: sending its partners around it
+         * costs a workload like bench/select_block.c two thirds more time. */
+        if (w->fair_pass) {
+            w->fair_pass = false;
+            /* relaxed: our own ring's head, compared for change only. */
+            AO_t h = weft__load_relaxed(&w->runq_head);
+            bool stuck = h == w->fair_head;
+            w->fair_head = h;
+            if (stuck && (t = weft__runq_get_queued(w))) {
+                AO_t next = weft__load_relaxed(&w->runnext);
+                /* acquire: as in weft__runq_get. */
+                if (next && weft__cas_acq(&w->runnext, next, 0))
+                    weft__runq_put_or_global(w, (weft__task *)next);
+                break;
+            }
+        }
         if ((t = weft__runq_get(w)))
             break;
         if ((t = weft__gq_get(w, WEFT__RUNQ_SIZE / 2)))

@@ -13,6 +13,9 @@
 #include "internal.h"
 
 #define WEFT__RUNQ_SIZE 256u /* power of two; Go uses the same */
+/* Direct switches between scheduler passes (timers, the global queue,
+ * fairness to the run queue: worker.c).  Go uses the same period. */
+#define WEFT__SCHED_BUDGET 61
 
 /* A 4-ary min-heap of timers, one per worker (sched/timer.c). */
 typedef struct weft__timerheap {
@@ -36,6 +39,8 @@ typedef struct weft__worker {
     void *sched_stack_lo;            /* the thread's own stack, for ASan */
     size_t sched_stack_size;
     int sched_budget;                /* direct switches left before a scheduler pass */
+    bool fair_pass;                  /* this pass was forced by the budget (worker.c) */
+    AO_t fair_head;                  /* runq_head at the last such pass */
     int *errno_ptr;                  /* this worker thread's errno */
     weft__aword sched_tick;          /* schedules so far; thieves read it */
     int id;
@@ -112,6 +117,8 @@ static inline int weft__nworkers(void) { return (int)weft__iload_acq(&weft__S.nw
 bool weft__runq_put(weft__worker *w, weft__task *t);     /* false: full */
 void weft__runq_put_or_global(weft__worker *w, weft__task *t);
 weft__task *weft__runq_get(weft__worker *w);
+/* The head of w's ring only, leaving runnext where it is. */
+weft__task *weft__runq_get_queued(weft__worker *w);
 /* runq_get's first look, inline for the switch path: the partner a running
  * task just readied waits in runnext. */
 static inline weft__task *weft__runq_get_fast(weft__worker *w)
