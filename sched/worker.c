@@ -466,9 +466,10 @@ static weft__task *find_runnable(weft__worker *w)
          * costs a workload like bench/select_block.c two thirds more time. */
         if (w->fair_pass) {
             w->fair_pass = false;
-            /* relaxed: our own ring's head, compared for change only. */
+            /* relaxed: our own ring's ends, compared for change only
+             * (runq_get_queued decides). */
             AO_t h = weft__load_relaxed(&w->runq_head);
-            bool stuck = h == w->fair_head;
+            bool stuck = h == w->fair_head && h != weft__load_relaxed(&w->runq_tail);
             w->fair_head = h;
             if (stuck && (t = weft__runq_get_queued(w))) {
                 AO_t next = weft__load_relaxed(&w->runnext);
