@@ -349,24 +349,38 @@ int weft_chan_try_recv(weft_chan *c, void *out)
 /* Wake every waiter of q with "closed" (lock held): the whole queue is
  * detached at once, then walked in chunks.  Each waiter's sudog and task
  * live on its own stack, a page per task apart, so a close of thousands
- * of waiters is a chain of cache and TLB misses: the first pass over a
- * chunk only follows the links and prefetches each task's record, so that
- * the claims and wake-ups of the second pass overlap their misses instead
- * of paying them one after another behind each locked instruction.  Each
- * task is made runnable at once (its park completed: we hold the lock it
- * released after its switch) and queued in one batch (weft__readyq). */
+ * of waiters is a chain of cache and TLB misses.  The first pass over a
+ * chunk only follows the links, from both ends of the queue at once (the
+ * two loads do not depend on each other, so two misses are in flight, not
+ * one), and prefetches each task's record, so that the claims and
+ * wake-ups of the second pass overlap their misses instead of paying them
+ * one after another behind each locked instruction.  Each task is made
+ * runnable at once (its park completed: we hold the lock it released
+ * after its switch) and queued in one batch (weft__readyq).  The order of
+ * the wake-ups is not FIFO; nothing can tell, since they are one event. */
 static void wake_all(weft_chan *c, weft__waitq *q, bool recv, struct weft__readyq *rq)
 {
-    enum { CHUNK = 32 };
-    weft__sudog *sg = (weft__sudog *)weft__load_relaxed(&q->first);
+    enum { CHUNK = 32 }; /* even: the walk takes two at a time */
+    weft__sudog *front = (weft__sudog *)weft__load_relaxed(&q->first);
+    weft__sudog *back = q->last;
     weft__store_relaxed(&q->first, 0);
     q->last = NULL;
-    while (sg) {
+    while (front) {
         weft__sudog *chunk[CHUNK];
         int n = 0;
-        for (; sg && n < CHUNK; sg = sg->next) {
-            __builtin_prefetch(sg->task, 1);
-            chunk[n++] = sg;
+        while (front && n < CHUNK) {
+            __builtin_prefetch(front->task, 1);
+            chunk[n++] = front;
+            if (front == back) {
+                front = NULL; /* the ends met on this one */
+                break;
+            }
+            weft__sudog *next_front = front->next;
+            weft__sudog *next_back = back->prev;
+            __builtin_prefetch(back->task, 1);
+            chunk[n++] = back;
+            front = next_front == back ? NULL : next_front; /* met between */
+            back = next_back;
         }
         for (int i = 0; i < n; i++) {
             weft__sudog *s = chunk[i];

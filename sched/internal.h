@@ -129,6 +129,10 @@ struct weft__timer;
 typedef struct weft__task {
     struct weft__frame frame;   /* saved registers while not running */
     struct weft__task *next;    /* run/global queue link */
+    /* A task WEFT__GQ_AHEAD links further along the global queue, set by
+     * whoever chained them (or NULL): only ever prefetched, never read
+     * through, since it may be stale (runq.c, weft__gq_get). */
+    struct weft__task *gq_ahead;
     weft__aword state;          /* enum weft__state */
     uint64_t id;
     weft_fn fn;
@@ -314,10 +318,12 @@ void weft__ready(weft__task *t);
  * lock that made the waiters' decision (each added task has parked: its
  * registers are saved); flush after releasing it.  w: weft__cur_worker()
  * of the caller, NULL on a plain thread (or in the scheduler context). */
+#define WEFT__GQ_AHEAD 8
 struct weft__readyq {
     struct weft__worker *w;
     weft__task *head, *tail; /* tasks that did not fit the local run queue */
     size_t n;
+    weft__task *recent[WEFT__GQ_AHEAD]; /* the last chained, for gq_ahead */
     weft__task *threads;     /* plain threads to wake */
     size_t tasks;            /* tasks added (queued here or chained) */
 };

@@ -287,11 +287,17 @@ void weft__readyq_add(struct weft__readyq *q, weft__task *t)
     if (q->w && weft__runq_put(q->w, t))
         return;
     t->next = NULL;
+    t->gq_ahead = NULL;
     if (q->tail)
         q->tail->next = t;
     else
         q->head = t;
     q->tail = t;
+    /* The task chained WEFT__GQ_AHEAD ago points here (still in cache). */
+    weft__task **slot = &q->recent[q->n % WEFT__GQ_AHEAD];
+    if (q->n >= WEFT__GQ_AHEAD)
+        (*slot)->gq_ahead = t;
+    *slot = t;
     q->n++;
 }
 
