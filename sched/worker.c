@@ -313,10 +313,10 @@ void weft__wakep(void)
 /* Stealing moves a task, and every line it touches, to another CPU: it
  * pays where the victim would not get to the task soon itself.  A victim
  * whose sched_tick keeps moving runs short tasks and gets through its
- * queue on its own (within WEFT__SCHED_BUDGET switches at worst: a budget
- * pass sends even a runnext chain behind the queue); taking tasks from it
- * splits partners that hand values to each other (a select and its
- * producers), so that every later hand-off crosses CPUs: at 2 workers
+ * queue on its own (within two budget periods at worst: a budget pass
+ * sends even a runnext chain behind a queue that did not move); taking
+ * tasks from it splits partners that hand values to each other (a select
+ * and its producers), so that every later hand-off crosses CPUs: at 2 workers
  * bench/select_block.c (4 producers) measured 0.85 steals per message and
  * 3x the single-worker time.  So a thief watches a victim for
  * WEFT__STEAL_LOOK_NS first: if the victim did not switch at all meanwhile
