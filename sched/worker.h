@@ -51,8 +51,11 @@ typedef struct weft__worker {
      * thieves).  head is advanced by CAS, tail only by the owner. */
     __attribute__((aligned(WEFT__CACHELINE))) weft__aword runq_head;
     __attribute__((aligned(WEFT__CACHELINE))) weft__aword runq_tail;
-    weft__aword runnext;             /* weft__task *, CASed by owner and thieves */
     weft__aword runq[WEFT__RUNQ_SIZE]; /* weft__task *; atomic: thieves read slots racily */
+    /* On a line of its own: the owner writes it at nearly every hand-off
+     * and spawn, while an idle worker polls head and tail every
+     * microsecond; sharing tail's line, each poll cost the owner a miss. */
+    __attribute__((aligned(WEFT__CACHELINE))) weft__aword runnext; /* weft__task *, CASed by owner and thieves */
 
     /* Idle parking. */
     __attribute__((aligned(WEFT__CACHELINE))) weft__aint park_word;
