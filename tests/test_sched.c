@@ -376,7 +376,6 @@ static void test_idle_workers_steal_queued_tasks(void **state)
 enum { PARTNERS = 4, PARTNER_MSGS = 20000 };
 struct partners {
     weft_chan *ch[PARTNERS];
-    weft_wg wg;
     int64_t sum;
 };
 
@@ -475,18 +474,20 @@ static void start_pair_then_queue_stopper(void *arg)
 {
     (void)arg;
     WT_CHECK_INT_EQ(weft_go(pair_ponger, NULL), 0);
+    /* The pinger runs first; its first send readies the ponger into
+     * runnext, which pushes this task into the run queue.  From then on
+     * the pair hands control to each other through runnext, and this
+     * task, which has yet to spawn the stopper, waits behind them. */
     WT_CHECK_INT_EQ(weft_go(pair_pinger, NULL), 0);
-    /* Both children ran first and parked; the pinger is runnable again
-     * once this task blocks.  The stopper is queued behind the pair. */
     WT_CHECK_INT_EQ(weft_go(pair_stopper, NULL), 0);
 }
 
 static void test_a_pair_handing_off_through_runnext_does_not_starve_the_queue(void **state)
 {
     (void)state;
-    /* With one worker nobody can steal the queued task: before the budget
-     * pass took the queue's head first, the pair ran forever.  (Restarted
-     * with one worker for this test, then restored.) */
+    /* With one worker nobody can steal the queued task: before a budget
+     * pass sent runnext behind a queue that did not move, the pair ran
+     * forever.  (Restarted with one worker for this test, then restored.) */
     int live = weft_shutdown();
     if (live != 0)
         fail_msg("weft_shutdown() before restarting with one worker: %d task(s) alive", live);
