@@ -488,11 +488,7 @@ static void test_a_pair_handing_off_through_runnext_does_not_starve_the_queue(vo
     /* With one worker nobody can steal the queued task: before a budget
      * pass sent runnext behind a queue that did not move, the pair ran
      * forever.  (Restarted with one worker for this test, then restored.) */
-    int live = weft_shutdown();
-    if (live != 0)
-        fail_msg("weft_shutdown() before restarting with one worker: %d task(s) alive", live);
-    struct weft_config one = {.workers = 1};
-    assert_int_equal(weft_init(&one), 0);
+    wt_restart_with_workers(1);
     {
         WT_LEAK_BEGIN();
         atomic_store(&pair_stop, 0);
@@ -508,8 +504,7 @@ static void test_a_pair_handing_off_through_runnext_does_not_starve_the_queue(vo
         weft_chan_release(pair_ba);
         WT_LEAK_END();
     }
-    assert_int_equal(weft_shutdown(), 0);
-    assert_int_equal(weft_init(NULL), 0);
+    wt_restore_default_workers();
 }
 
 /* ---- an idle runtime parks its workers -------------------------------- */

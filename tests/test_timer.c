@@ -475,11 +475,7 @@ static bool run_sleepers(int64_t gap, int order[SLEEPERS], struct sleeper s[SLEE
  * worker for this test, then restored.) */
 static void test_sleeping_tasks_wake_in_order_of_their_durations(void **state)
 {
-    int live = weft_shutdown();
-    if (live != 0)
-        fail_msg("weft_shutdown() before restarting with one worker: %d task(s) alive", live);
-    struct weft_config one = {.workers = 1};
-    assert_int_equal(weft_init(&one), 0);
+    wt_restart_with_workers(1);
     {
         WT_LEAK_BEGIN();
         int order[SLEEPERS];
@@ -495,8 +491,7 @@ static void test_sleeping_tasks_wake_in_order_of_their_durations(void **state)
                          i, order[i], (s[order[i]].until - s[0].until) / WEFT_MS, i);
         WT_LEAK_END();
     }
-    assert_int_equal(weft_shutdown(), 0);
-    assert_int_equal(weft_init(NULL), 0);
+    wt_restore_default_workers();
 }
 
 /* With several workers the wake order is only as good as the OS's

@@ -323,6 +323,24 @@ __attribute__((unused)) static void wt_run_in_thread(void (*fn)(void *), void *a
     assert_int_equal(pthread_join(th, NULL), 0);
 }
 
+/* Restart the group's runtime with `workers` workers for one test (none
+ * of the group's tasks may be alive), and restore the default after. */
+__attribute__((unused)) static void wt_restart_with_workers(int workers)
+{
+    int live = weft_shutdown();
+    if (live != 0)
+        fail_msg("weft_shutdown() before restarting with %d worker(s): %d task(s) alive",
+                 workers, live);
+    struct weft_config cfg = {.workers = workers};
+    assert_int_equal(weft_init(&cfg), 0);
+}
+
+__attribute__((unused)) static void wt_restore_default_workers(void)
+{
+    assert_int_equal(weft_shutdown(), 0);
+    assert_int_equal(weft_init(NULL), 0);
+}
+
 /* Group fixtures: every binary runs its tests inside one runtime. */
 __attribute__((unused)) static int wt_group_setup(void **state)
 {
