@@ -85,10 +85,10 @@ weft__task *weft__runq_get_queued(weft__worker *w)
         weft__task *t = slot_load(w, h);
         if (weft__cas_full(&w->runq_head, h, h + 1)) {
             /* The next in line runs after this one: start the misses of
-             * its record (a page of its own) now.  A thief may take it
+             * its record and top frames now.  A thief may take it
              * meanwhile; the prefetch is then wasted, nothing else. */
             if (h + 1 != tl)
-                __builtin_prefetch(slot_load(w, h + 1));
+                weft__task_prefetch(slot_load(w, h + 1));
             return t;
         }
     }
