@@ -536,6 +536,14 @@ static void print_frame(FILE *out, uintptr_t pc, const struct weft__sym_frame *f
         fputs(" [inlined]", out);
 }
 
+/* A frame of an inline fast path of include/weft.h (weft_mutex_lock and
+ * the like inline into the caller): never the site a user looks for. */
+static bool in_public_header(const struct weft__sym_frame *f)
+{
+    size_t n = f->file ? strlen(f->file) : 0;
+    return n >= 7 && strcmp(f->file + n - 7, "/weft.h") == 0;
+}
+
 /* The source frame naming a parked task's blocking call site.  *tail: the
  * site was lost to a tail call from the entry function, and this is the
  * entry function itself (its first line). */
@@ -544,7 +552,15 @@ static const struct weft__sym_frame *site_frame(const struct weft__diag_task *s,
 {
     *tail = s->bt.state == WEFT__BT_OK && s->bt.site_in_entry;
     const struct weft__sym *y = weft__symtab_get(tab, *tail ? s->entry + 1 : s->wait_pc);
-    return y ? &y->f[0] : NULL; /* the innermost: the call itself, or the entry's start */
+    if (!y)
+        return NULL;
+    /* The innermost frame: the call itself, or the entry's start, unless
+     * that is one of weft.h's inline fast paths, whose caller's line is
+     * the one the user wrote. */
+    unsigned i = 0;
+    while (i + 1 < y->n && in_public_header(&y->f[i]))
+        i++;
+    return &y->f[i];
 }
 
 static void print_blocked(FILE *out, const struct block *b)
@@ -589,6 +605,8 @@ static void print_stack(FILE *out, const struct block *b)
         const struct weft__sym *y = weft__symtab_get(b->tab, s->bt.pc[i]);
         unsigned nf = y ? y->n : 1;
         for (unsigned j = 0; j < nf; j++) {
+            if (j + 1 < nf && in_public_header(&y->f[j]))
+                continue; /* an inlined fast path: its caller's frame follows */
             fprintf(out, "    #%u ", k++);
             print_frame(out, s->bt.pc[i], y ? &y->f[j] : NULL, j + 1 < nf);
             fputc('\n', out);
@@ -765,6 +783,8 @@ static void json_stack(FILE *out, const struct weft__diag_task *s, const struct 
         unsigned nf = y ? y->n : 1;
         for (unsigned j = 0; j < nf; j++) {
             const struct weft__sym_frame *f = y ? &y->f[j] : NULL;
+            if (j + 1 < nf && in_public_header(f))
+                continue; /* as in print_stack */
             fprintf(out, "%s{\"pc\":\"0x%" PRIxPTR "\",\"func\":", first ? "" : ",",
                     s->bt.pc[i]);
             json_str(out, f ? f->func : NULL);
