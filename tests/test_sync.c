@@ -666,6 +666,34 @@ static void ms_victim(void *p)
     WT_CHECK_INT_EQ(weft_chan_send(m->done, NULL), 0);
 }
 
+/* weft.h's inline fast paths (macros named like the functions) and the
+ * functions are one mutex: either may lock and the other unlock; a macro
+ * evaluates its argument once; the parenthesised name and a pointer reach
+ * the function.  Under
+ * WEFT_NO_INLINE (test_sync_calls) the same lines call the functions. */
+static void test_mutex_inline_fast_paths_and_functions_are_interchangeable(void **state)
+{
+    ST_BEGIN();
+    int (*lock_fn)(weft_mutex *) = weft_mutex_lock;
+    int (*unlock_fn)(weft_mutex *) = weft_mutex_unlock;
+    weft_mutex mus[2] = {WEFT_MUTEX_INIT, WEFT_MUTEX_INIT};
+    int i = 0;
+    assert_int_equal(weft_mutex_lock(&mus[i++]), 0); /* argument once */
+    assert_int_equal(i, 1);
+    assert_int_equal(weft_mutex_trylock(&mus[0]), EBUSY);
+    assert_int_equal(weft_mutex_trylock(&mus[1]), 0);
+    assert_int_equal((weft_mutex_unlock)(&mus[0]), 0);
+    assert_int_equal(weft_mutex_unlock(&mus[--i + 1]), 0);
+    assert_int_equal(i, 0);
+    assert_int_equal(lock_fn(&mus[0]), 0);
+    assert_int_equal(weft_mutex_unlock(&mus[0]), 0);
+    assert_int_equal(weft_mutex_unlock(&mus[0]), EPERM);
+    assert_int_equal(unlock_fn(&mus[0]), EPERM);
+    assert_int_equal(weft_mutex_lock(NULL), EINVAL);
+    assert_int_equal(weft_mutex_unlock(NULL), EINVAL);
+    ST_END();
+}
+
 static void test_mutex_does_not_starve_a_waiter(void **state)
 {
     ST_BEGIN();
@@ -1083,6 +1111,7 @@ int main(void)
         cmocka_unit_test(test_mutex_lock_parks_the_task_not_the_worker),
         cmocka_unit_test(test_mutex_hands_off_in_fifo_order),
         cmocka_unit_test(test_mutex_does_not_starve_a_waiter),
+        cmocka_unit_test(test_mutex_inline_fast_paths_and_functions_are_interchangeable),
         cmocka_unit_test(test_once_runs_exactly_once_under_contention),
         cmocka_unit_test(test_once_errors_and_recursion),
         cmocka_unit_test(test_group_runs_every_task_with_a_child_context),
