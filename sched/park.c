@@ -209,15 +209,13 @@ int weft__park_until(enum weft__wait why, const void *obj, weft__lock *lk, int64
 
 void weft__ready(weft__task *t) { weft__ready_on(weft__cur_worker(), t); }
 
-static inline __attribute__((always_inline)) void ready_on(weft__worker *w, weft__task *t);
+static inline __attribute__((always_inline)) int ready_on(weft__worker *w, weft__task *t);
 
-void weft__ready_on(weft__worker *w, weft__task *t) { ready_on(w, t); }
+void weft__ready_on(weft__worker *w, weft__task *t) { (void)ready_on(w, t); }
 
-int weft__ready_ret0(weft__worker *w, weft__task *t)
-{
-    ready_on(w, t);
-    return 0;
-}
+/* Every call in it is a tail call, so it is a leaf and keeps no frame
+ * (-momit-leaf-frame-pointer): the helpers below return 0 for that. */
+int weft__ready_ret0(weft__worker *w, weft__task *t) { return ready_on(w, t); }
 
 /* The task a readied one displaced from runnext goes to the run queue.
  * An idle worker is woken only once work piles up here: a single
@@ -226,27 +224,45 @@ int weft__ready_ret0(weft__worker *w, weft__task *t)
  * each receive), and a worker woken to steal it only moves the partners
  * apart, so that every later hand-off crosses CPUs.  Two or more queued
  * (a fan-out) are worth another worker.  Out of line so that the hand-off
- * path keeps no frame. */
-static __attribute__((noinline)) void ready_displaced(weft__worker *w, weft__task *old)
+ * path keeps no frame.  Returns 0. */
+static __attribute__((noinline)) int ready_displaced(weft__worker *w, weft__task *old)
 {
     weft__runq_put_or_global(w, old);
     /* Our own ring: tail is owner-written (relaxed), head is advanced by
      * thieves too (acquire, as in runq.c). */
     if (weft__load_relaxed(&w->runq_tail) - weft__load_acq(&w->runq_head) >= 2)
         weft__wakep();
+    return 0;
 }
 
-static inline __attribute__((always_inline)) void ready_on(weft__worker *w, weft__task *t)
+/* A plain thread blocked in a weft call.  Returns 0. */
+static __attribute__((noinline)) int ready_thread(weft__task *t)
 {
-    if (t->is_thread) {
-        /* Counted before the wake, so nobody sees the thread neither
-         * blocked nor woken; it uncounts itself once back. */
-        weft__fetch_add_full(&weft__threads_woken, 1);
-        /* release: the waker's hand-off writes happen-before the wake. */
-        weft__istore_full(&t->thread_wake, 1);
-        weft__futex_wake(&t->thread_wake, 1);
-        return;
-    }
+    /* Counted before the wake, so nobody sees the thread neither blocked
+     * nor woken; it uncounts itself once back. */
+    weft__fetch_add_full(&weft__threads_woken, 1);
+    /* release: the waker's hand-off writes happen-before the wake. */
+    weft__istore_full(&t->thread_wake, 1);
+    weft__futex_wake(&t->thread_wake, 1);
+    return 0;
+}
+
+/* Readied from the scheduler context or a plain thread: queued, and an
+ * idle worker woken for it.  Returns 0. */
+static __attribute__((noinline)) int ready_queued(weft__worker *w, weft__task *t)
+{
+    if (w)
+        weft__runq_put_or_global(w, t);
+    else
+        weft__gq_put(t);
+    weft__wakep();
+    return 0;
+}
+
+static inline __attribute__((always_inline)) int ready_on(weft__worker *w, weft__task *t)
+{
+    if (t->is_thread)
+        return ready_thread(t);
     weft__store_rel(&t->state, WEFT__TASK_RUNNABLE);
     if (w && w->cur) {
         /* Readied by a running task: it runs next on this worker, where its
@@ -255,14 +271,10 @@ static inline __attribute__((always_inline)) void ready_on(weft__worker *w, weft
          * displaces from runnext goes to the queue, where others may steal. */
         AO_t old = weft__xchg_full(&w->runnext, (AO_t)t);
         if (old)
-            ready_displaced(w, (weft__task *)old); /* a tail call: no frame here */
-        return;
+            return ready_displaced(w, (weft__task *)old);
+        return 0;
     }
-    if (w)
-        weft__runq_put_or_global(w, t);
-    else
-        weft__gq_put(t);
-    weft__wakep();
+    return ready_queued(w, t);
 }
 
 void weft__readyq_init(struct weft__readyq *q, weft__worker *w)
