@@ -72,11 +72,21 @@ static inline void weft__lock_acquire(weft__lock *l)
 }
 static inline void weft__lock_release(weft__lock *l)
 {
-    /* release: the critical section happens-before the next holder's (and
-     * before a reader's second look at the word).  A sleeper is woken. */
-    if (WEFT__UNLIKELY(AO_int_fetch_and_add_release(&l->word, 3) & WEFT__LOCK_SLEEPERS))
+    /* While the lock is held only its holder changes the word, except a
+     * waiter about to sleep, which sets SLEEPERS by CAS.  So the release
+     * is a plain store of the word plus 3 (bit 0 cleared, the count up,
+     * SLEEPERS kept), not a locked instruction.  A sleeper that marks
+     * itself between our load and our store loses its mark to the store
+     * and is not woken, which is why a sleeper's futex wait has a timeout
+     * (lock.c).  relaxed: our own word; release: the critical section
+     * happens-before the next holder's (and before a reader's second look
+     * at the word). */
+    unsigned v = weft__iload_relaxed(&l->word);
+    weft__istore_rel(&l->word, v + 3);
+    if (WEFT__UNLIKELY(v & WEFT__LOCK_SLEEPERS))
         weft__unlock_slow(l);
 }
+
 /* Held right now?  (acquire: a caller that sees it free also sees what
  * the last holder did.) */
 static inline bool weft__lock_held(weft__lock *l)

@@ -10,6 +10,14 @@
  * the meantime (a release, a new sleeper) returns at once and retries.  We
  * spin first since holders run only a few dozen instructions.
  *
+ * The release is a plain store (internal.h, weft__lock_release), not a
+ * locked instruction: only the holder writes a held word, save a waiter
+ * marking SLEEPERS, and a mark that races the store is lost, so a sleeper
+ * never sleeps longer than WEFT__LOCK_NAP_NS before it looks again.  Each
+ * channel operation takes and drops its channel's lock, so the locked
+ * release was a third to a half of a buffered send's or receive's time:
+ * bench/mpmc at 2 workers 64.7 → 35.4 ns per message, select2 46 → 37 ns.
+ *
  * The spin backs off exponentially (1, 2, 4 ... 1024 pauses between looks,
  * twelve looks, ~3 000 pauses in all before the futex).  The lock word
  * shares its cache line with the state it guards (a channel's counts and
@@ -31,6 +39,8 @@
 #include "internal.h"
 
 enum { WEFT__LOCK_SPINS = 12, WEFT__LOCK_MAX_DELAY = 1024 };
+/* Longest sleep on the futex before a sleeper looks at the lock again. */
+#define WEFT__LOCK_NAP_NS (250 * WEFT_US)
 
 int weft__futex_wait(weft__aint *word, unsigned expect, int64_t deadline)
 {
@@ -83,7 +93,8 @@ void weft__lock_slow(weft__lock *l)
          * the holder's release sees it and wakes us. */
         if (!(v & WEFT__LOCK_SLEEPERS) && !weft__icas_full(&l->word, v, v | WEFT__LOCK_SLEEPERS))
             continue;
-        weft__futex_wait(&l->word, v | WEFT__LOCK_SLEEPERS, WEFT_FOREVER);
+        /* Not forever: a release that raced our mark wakes nobody. */
+        weft__futex_wait(&l->word, v | WEFT__LOCK_SLEEPERS, weft_now() + WEFT__LOCK_NAP_NS);
     }
 }
 

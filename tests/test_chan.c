@@ -420,6 +420,60 @@ static void test_many_tasks_many_values_conserve_sum_without_loss_or_duplicates(
     WT_LEAK_END();
 }
 
+static void *conserve_producer_thread(void *p)
+{
+    conserve_producer(p);
+    return NULL;
+}
+
+/* Many more threads than CPUs on one buffered channel: a channel lock's
+ * holder is now and then preempted by the OS with others waiting, so the
+ * waiters reach the lock's futex sleep, and its release (a plain store,
+ * sched/internal.h) can race a sleeper marking itself.  Every value still
+ * arrives exactly once and every sender and receiver finishes. */
+static void test_oversubscribed_threads_and_tasks_on_one_channel_lose_nothing(void **state)
+{
+    WT_LEAK_BEGIN();
+    enum { PT = 6, PK = 4, CT = 4, CK = 2, N = 10000 };
+    struct conserve cs = {weft_chan_make(sizeof(i64), 4), weft_chan_make(0, PT + PK),
+                          weft_chan_make(sizeof(i64), CT + CK),
+                          calloc((PT + PK) * N, sizeof(atomic_uchar)), N};
+    assert_non_null(cs.seen);
+    struct producer pr[PT + PK];
+    pthread_t th[PT + CT];
+    for (int i = 0; i < CT; i++)
+        assert_int_equal(pthread_create(&th[i], NULL, conserve_consumer_thread, &cs), 0);
+    for (int i = 0; i < CK; i++)
+        assert_int_equal(weft_go(conserve_consumer, &cs), 0);
+    for (int i = 0; i < PT + PK; i++) {
+        pr[i] = (struct producer){&cs, i};
+        if (i < PT)
+            assert_int_equal(pthread_create(&th[CT + i], NULL, conserve_producer_thread, &pr[i]), 0);
+        else
+            assert_int_equal(weft_go(conserve_producer, &pr[i]), 0);
+    }
+    assert_int_equal(wt_wait_n(cs.done, PT + PK), PT + PK);
+    assert_int_equal(weft_chan_close(cs.c), 0);
+    i64 total = 0;
+    for (int i = 0; i < CT + CK; i++) {
+        i64 s = 0;
+        assert_int_equal(wt_recv_within(cs.sums, &s, WT_LIVENESS_NS), 0);
+        total += s;
+    }
+    for (int i = 0; i < PT + CT; i++)
+        assert_int_equal(pthread_join(th[i], NULL), 0);
+    const i64 m = (i64)(PT + PK) * N;
+    assert_int_equal(total, m * (m + 1) / 2);
+    for (i64 i = 0; i < m; i++)
+        if (atomic_load(&cs.seen[i]) != 1)
+            fail_msg("value %" PRId64 " received %d times", i + 1, (int)cs.seen[i]);
+    free(cs.seen);
+    weft_chan_release(cs.c);
+    weft_chan_release(cs.done);
+    weft_chan_release(cs.sums);
+    WT_LEAK_END();
+}
+
 /* ================================================================== */
 /* Close                                                               */
 /* ================================================================== */
@@ -1159,6 +1213,7 @@ int main(void)
         cmocka_unit_test(test_send_on_full_buffered_channel_blocks_until_room),
         cmocka_unit_test(test_per_sender_order_is_preserved_with_many_senders),
         cmocka_unit_test(test_many_tasks_many_values_conserve_sum_without_loss_or_duplicates),
+        cmocka_unit_test(test_oversubscribed_threads_and_tasks_on_one_channel_lose_nothing),
         cmocka_unit_test(test_close_wakes_every_blocked_receiver_with_epipe_and_zeroed_out),
         cmocka_unit_test(test_close_wakes_every_blocked_sender_with_epipe),
         cmocka_unit_test(test_buffered_values_are_received_after_close_then_epipe),
