@@ -30,9 +30,10 @@
  * it negative or above that is EINVAL and changes nothing.
  *
  * Memory order: every read-modify-write on the state word is a full CAS
- * (seq-cst), so a done() happens-before the return of the wait() it
- * releases whether that wait returned by the fast path (acquire load
- * below) or was readied.
+ * (seq-cst) except the common add's, a release CAS (see weft_wg_add), so
+ * a done() happens-before the return of the wait() it releases whether
+ * that wait returned by the fast path (acquire load below) or was
+ * readied.
  */
 #include <errno.h>
 
@@ -161,7 +162,16 @@ int weft_wg_add(weft_wg *wg, int64_t delta)
             return EINVAL;
         if (WEFT__UNLIKELY(n == 0 && (s & WG_W)))
             return wg_add_slow(wg, delta);
-        if (weft__cas_full(wg_state(wg), s, ((AO_t)n << 1) | (s & WG_W)))
+        /* release, not full: this CAS wakes nobody and reads nothing
+         * another task wrote, so nothing of theirs must become visible
+         * to us (no acquire); what must be published is our own past:
+         * a done() happens-before the return of any wait() that reads
+         * the counter it left (that wait's acquire load reads this
+         * store or a later one in the word's modification order, and a
+         * later one is a CAS, a read-modify-write, which continues the
+         * release sequence).  A wait that parks is readied under the
+         * lock by the add that ends the generation, which is full. */
+        if (weft__cas_rel(wg_state(wg), s, ((AO_t)n << 1) | (s & WG_W)))
             return 0;
         s = weft__load_relaxed(wg_state(wg)); /* relaxed: as above */
     }
