@@ -587,12 +587,18 @@ int weft_set_allocator(const struct weft_allocator *a);
  * (Go's compiler inlines the same paths of sync.Mutex); a call around each
  * cost a sixth of the pair's time (bench/mutex; WaitGroup's fast paths
  * gained nothing from inlining and stay calls).  Each macro evaluates its
- * argument once and falls back to the function of the same name, which
- * the parentheses around the name keep from expanding:
+ * argument once and falls back to the slow path of the function of the
+ * same name, which the parentheses around the name keep from expanding:
  * (weft_mutex_lock)(m) is always the call, and &weft_mutex_lock the
  * function.  Define WEFT_NO_INLINE before including weft.h to call the
  * functions everywhere.  The state encoding is the one documented at
  * weft_mutex; the library itself is built with WEFT__BUILDING. */
+/* Not API: the inline paths' fallbacks once their CAS failed (the
+ * functions would try the same CAS again first).  NULL is checked
+ * before. */
+int weft__mutex_lock_contended(weft_mutex *m);
+int weft__mutex_unlock_contended(weft_mutex *m);
+
 #if !defined(WEFT_NO_INLINE) && !defined(WEFT__BUILDING)
 #include <atomic_ops.h>
 
@@ -600,18 +606,22 @@ int weft_set_allocator(const struct weft_allocator *a);
 
 WEFT__ALWAYS_INLINE int weft__mutex_lock_fast(weft_mutex *m)
 {
+    if (!m)
+        return (weft_mutex_lock)(m); /* EINVAL */
     /* acquire: the critical section stays after the lock. */
-    if (m && AO_int_compare_and_swap_acquire(&m->_state, 0, 1))
+    if (AO_int_compare_and_swap_acquire(&m->_state, 0, 1))
         return 0;
-    return (weft_mutex_lock)(m);
+    return weft__mutex_lock_contended(m);
 }
 
 WEFT__ALWAYS_INLINE int weft__mutex_unlock_fast(weft_mutex *m)
 {
+    if (!m)
+        return (weft_mutex_unlock)(m); /* EINVAL */
     /* release: the critical section happens-before the next lock. */
-    if (m && AO_int_compare_and_swap_release(&m->_state, 1, 0))
+    if (AO_int_compare_and_swap_release(&m->_state, 1, 0))
         return 0;
-    return (weft_mutex_unlock)(m);
+    return weft__mutex_unlock_contended(m);
 }
 
 #define weft_mutex_lock(m) weft__mutex_lock_fast(m)

@@ -99,6 +99,13 @@ int weft_mutex_lock(weft_mutex *m)
     return mutex_lock_slow(m, WEFT__WAIT_MUTEX, m, WEFT__CALLER());
 }
 
+/* weft.h's inline lock after its CAS failed: straight to the slow path,
+ * without a second CAS on a line another CPU most likely holds. */
+int weft__mutex_lock_contended(weft_mutex *m)
+{
+    return mutex_lock_slow(m, WEFT__WAIT_MUTEX, m, WEFT__CALLER());
+}
+
 int weft_mutex_trylock(weft_mutex *m)
 {
     if (WEFT__UNLIKELY(!m))
@@ -119,6 +126,9 @@ int weft_mutex_unlock(weft_mutex *m)
         return 0;
     return mutex_unlock_slow(m);
 }
+
+/* weft.h's inline unlock after its CAS failed (m is not NULL there). */
+int weft__mutex_unlock_contended(weft_mutex *m) { return mutex_unlock_slow(m); }
 
 /* Unlock of a mutex with a queue (or not locked at all). */
 static int mutex_unlock_slow(weft_mutex *m)
