@@ -373,6 +373,10 @@ void weft__ready_on(struct weft__worker *w, weft__task *t);
  * weft__ready_ret0(w, t);` is a tail call, so the channel operation's fast
  * path keeps nothing alive across it (no callee-saved registers to save). */
 int weft__ready_ret0(struct weft__worker *w, weft__task *t);
+/* Readied, RUNNABLE already, from the scheduler context or a plain thread
+ * (w NULL): queued on w or globally, and an idle worker woken for it.
+ * Returns 0. */
+int weft__ready_queued(struct weft__worker *w, weft__task *t);
 /* The running task and its worker in one thread-local read.  The running
  * task is the first field of a worker (asserted in worker.h). */
 static inline weft__task *weft__self_on(struct weft__worker **wp)

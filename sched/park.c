@@ -249,7 +249,7 @@ static __attribute__((noinline)) int ready_thread(weft__task *t)
 
 /* Readied from the scheduler context or a plain thread: queued, and an
  * idle worker woken for it.  Returns 0. */
-static __attribute__((noinline)) int ready_queued(weft__worker *w, weft__task *t)
+__attribute__((noinline)) int weft__ready_queued(weft__worker *w, weft__task *t)
 {
     if (w)
         weft__runq_put_or_global(w, t);
@@ -274,7 +274,7 @@ static inline __attribute__((always_inline)) int ready_on(weft__worker *w, weft_
             return ready_displaced(w, (weft__task *)old);
         return 0;
     }
-    return ready_queued(w, t);
+    return weft__ready_queued(w, t);
 }
 
 void weft__readyq_init(struct weft__readyq *q, weft__worker *w)

@@ -204,12 +204,7 @@ int weft__spawn(const struct weft_task_opts *o, weft_fn fn, void *arg, const voi
         weft__run_child_first(w, w->cur, t);
         return 0;
     }
-    if (w)
-        weft__runq_put_or_global(w, t);
-    else
-        weft__gq_put(t);
-    weft__wakep();
-    return 0;
+    return weft__ready_queued(w, t);
 }
 
 #undef weft_go

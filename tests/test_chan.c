@@ -378,6 +378,21 @@ static void *conserve_consumer_thread(void *p)
     return NULL;
 }
 
+/* Every value 1..producers * n_per_producer arrived exactly once and the
+ * consumers' sums add up; frees what the test made. */
+static void conserve_check_and_free(struct conserve *cs, int producers, i64 total)
+{
+    const i64 m = (i64)producers * cs->n_per_producer;
+    assert_int_equal(total, m * (m + 1) / 2);
+    for (i64 i = 0; i < m; i++)
+        if (atomic_load(&cs->seen[i]) != 1)
+            fail_msg("value %" PRId64 " received %d times", i + 1, (int)cs->seen[i]);
+    free(cs->seen);
+    weft_chan_release(cs->c);
+    weft_chan_release(cs->done);
+    weft_chan_release(cs->sums);
+}
+
 static void test_many_tasks_many_values_conserve_sum_without_loss_or_duplicates(void **state)
 {
     WT_LEAK_BEGIN();
@@ -407,15 +422,7 @@ static void test_many_tasks_many_values_conserve_sum_without_loss_or_duplicates(
             total += s;
         }
         assert_int_equal(pthread_join(th, NULL), 0);
-        const i64 m = (i64)P * N;
-        assert_int_equal(total, m * (m + 1) / 2);
-        for (i64 i = 0; i < m; i++)
-            if (atomic_load(&cs.seen[i]) != 1)
-                fail_msg("value %" PRId64 " received %d times", i + 1, (int)cs.seen[i]);
-        free(cs.seen);
-        weft_chan_release(cs.c);
-        weft_chan_release(cs.done);
-        weft_chan_release(cs.sums);
+        conserve_check_and_free(&cs, P, total);
     }
     WT_LEAK_END();
 }
@@ -462,15 +469,7 @@ static void test_oversubscribed_threads_and_tasks_on_one_channel_lose_nothing(vo
     }
     for (int i = 0; i < PT + CT; i++)
         assert_int_equal(pthread_join(th[i], NULL), 0);
-    const i64 m = (i64)(PT + PK) * N;
-    assert_int_equal(total, m * (m + 1) / 2);
-    for (i64 i = 0; i < m; i++)
-        if (atomic_load(&cs.seen[i]) != 1)
-            fail_msg("value %" PRId64 " received %d times", i + 1, (int)cs.seen[i]);
-    free(cs.seen);
-    weft_chan_release(cs.c);
-    weft_chan_release(cs.done);
-    weft_chan_release(cs.sums);
+    conserve_check_and_free(&cs, PT + PK, total);
     WT_LEAK_END();
 }
 
