@@ -285,13 +285,17 @@ int weft_wg_wait_ctx(weft_wg *wg, weft_ctx *ctx);
 
 typedef struct weft_mutex {
     unsigned _lock;    /* guards the waiter queue */
-    unsigned _state;   /* 0 unlocked, 1 locked, 2 locked with waiters (atomic) */
+    unsigned _state;   /* 0 unlocked, 1 locked, more: waiters (atomic; sched/sync/mutex.c) */
     void *_head;       /* FIFO of parked lockers */
     void *_tail;
 } weft_mutex;
 #define WEFT_MUTEX_INIT {0, 0, NULL, NULL}
 
-/* Lock; parks the task (not the worker) under contention, FIFO hand-off. */
+/* Lock; parks the task (not the worker) under contention.  Waiters get
+ * the mutex in FIFO order; a running locker may take it ahead of the
+ * first waiter (as in Go's normal mode), but at most 256 times: then it
+ * is handed to that waiter (weft does not preempt, so the bound is a
+ * count, not Go's 1 ms). */
 int weft_mutex_lock(weft_mutex *m);
 /* 0 | EBUSY if held. */
 int weft_mutex_trylock(weft_mutex *m);

@@ -457,20 +457,28 @@ static void test_background_release_is_a_noop_not_an_abort(void **state)
 
 /* A mutex whose state word holds a value weft never writes (garbage, or a
  * stale copy): unlock fails an internal assertion and aborts loudly rather
- * than corrupting the queue. */
+ * than corrupting the queue.  0xdeadbeef: a pass count over the bound and
+ * HANDOFF without WOKEN; 3: locked with waiters queued but an empty queue
+ * (a copy of a mutex that had waiters). */
+static unsigned corrupt_mutex_state;
+
 static void child_corrupted_mutex_unlock(void)
 {
     weft_mutex m = WEFT_MUTEX_INIT;
-    m._state = 7;
+    m._state = corrupt_mutex_state;
     weft_mutex_unlock(&m);
 }
 
 static void test_corrupted_mutex_aborts(void **state)
 {
     (void)state;
-    char err[4096];
-    int st = run_child(child_corrupted_mutex_unlock, err, sizeof err);
-    assert_aborted_with(st, err, "assertion failed");
+    const unsigned bad[] = {0xdeadbeefu, 3u};
+    for (size_t i = 0; i < sizeof bad / sizeof bad[0]; i++) {
+        char err[4096];
+        corrupt_mutex_state = bad[i];
+        int st = run_child(child_corrupted_mutex_unlock, err, sizeof err);
+        assert_aborted_with(st, err, "assertion failed");
+    }
 }
 
 /* A context with a deadline made while the runtime cannot start (thread

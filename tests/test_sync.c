@@ -13,6 +13,7 @@
 
 /* Internal helpers (not public API; the symbols are in the library). */
 size_t weft__mutex_waiters(weft_mutex *m);
+extern const unsigned weft__mutex_max_passes;
 
 #define ST_BEGIN() WT_CTX_BEGIN()
 #define ST_END() WT_CTX_END()
@@ -589,7 +590,7 @@ static void *mf_thread(void *p)
     return NULL;
 }
 
-static void test_mutex_hands_off_in_fifo_order(void **state)
+static void test_mutex_serves_waiters_in_fifo_order(void **state)
 {
     ST_BEGIN();
     enum { N = 24 };
@@ -627,8 +628,10 @@ static void test_mutex_hands_off_in_fifo_order(void **state)
 }
 
 /* No starvation: a greedy task that relocks in a tight loop, never
- * yielding between unlock and lock, cannot keep a queued task out (with
- * barging it could, for as long as it keeps looping). */
+ * yielding between unlock and lock, cannot keep a queued task out.  A
+ * running locker may take the mutex ahead of a waiter (barging), but at
+ * most weft__mutex_max_passes times: then the mutex is handed over and the
+ * greedy task's next lock parks, even on one worker with no preemption. */
 struct ms {
     weft_mutex mu;
     atomic_int victim_got;
@@ -664,6 +667,76 @@ static void ms_victim(void *p)
     atomic_store(&m->victim_got, 1);
     WT_CHECK_INT_EQ(weft_mutex_unlock(&m->mu), 0);
     WT_CHECK_INT_EQ(weft_chan_send(m->done, NULL), 0);
+}
+
+/* Barging, counted exactly.  With one worker (the woken waiter cannot run
+ * unless the barger lets it), the task that unlocks with a waiter queued
+ * may take the mutex again weft__mutex_max_passes times, no more: then
+ * the unlock hands it to the waiter, trylock is EBUSY, and the waiter owns
+ * it when it runs, with no further unlock.  Round 0 hands over through the
+ * woken waiter (it never runs before); round 1 lets it run halfway while
+ * the mutex is held, so it loses, goes back to the queue, and is handed
+ * the mutex from there. */
+struct mb {
+    weft_mutex mu;
+    atomic_int got;
+    weft_chan *done;
+};
+
+static void mb_waiter(void *p)
+{
+    struct mb *b = p;
+    WT_CHECK_INT_EQ(weft_mutex_lock(&b->mu), 0);
+    atomic_store(&b->got, 1);
+    WT_CHECK_INT_EQ(weft_mutex_unlock(&b->mu), 0);
+    WT_CHECK_INT_EQ(weft_chan_send(b->done, NULL), 0);
+}
+
+static void mb_barge_rounds(void *p)
+{
+    struct mb *b = p;
+    for (int round = 0; round < 2; round++) {
+        atomic_store(&b->got, 0);
+        WT_CHECK_INT_EQ(weft_mutex_lock(&b->mu), 0);
+        WT_CHECK_INT_EQ(weft_go(mb_waiter, b), 0);
+        int64_t dl = weft_now() + WT_LIVENESS_NS;
+        while (weft__mutex_waiters(&b->mu) != 1 && weft_now() < dl)
+            weft_yield(); /* the waiter runs, spins, queues and parks */
+        WT_CHECK_INT_EQ(weft__mutex_waiters(&b->mu), 1);
+        WT_CHECK_INT_EQ(weft_mutex_unlock(&b->mu), 0); /* wakes it */
+        unsigned passes = 0;
+        while (passes <= weft__mutex_max_passes && weft_mutex_trylock(&b->mu) == 0) {
+            passes++;
+            WT_CHECK_INT_EQ(weft__mutex_waiters(&b->mu), 1); /* woken or queued */
+            if (round == 1 && passes == weft__mutex_max_passes / 2 + 1)
+                weft_yield(); /* holding it: the waiter runs, loses, requeues */
+            WT_CHECK_INT_EQ(atomic_load(&b->got), 0);
+            WT_CHECK_INT_EQ(weft_mutex_unlock(&b->mu), 0);
+        }
+        WT_CHECK_INT_EQ(passes, weft__mutex_max_passes);
+        WT_CHECK_INT_EQ(weft_mutex_trylock(&b->mu), EBUSY); /* handed over */
+        WT_CHECK_INT_EQ(atomic_load(&b->got), 0);
+        WT_CHECK_INT_EQ(wt_wait_n(b->done, 1), 1); /* lets the waiter run */
+        WT_CHECK_INT_EQ(atomic_load(&b->got), 1);
+        WT_CHECK_INT_EQ(weft__mutex_waiters(&b->mu), 0);
+        WT_CHECK_INT_EQ(weft_mutex_trylock(&b->mu), 0); /* and it is free */
+        WT_CHECK_INT_EQ(weft_mutex_unlock(&b->mu), 0);
+    }
+}
+
+static void test_mutex_bypasses_a_waiter_a_bounded_number_of_times(void **state)
+{
+    (void)state;
+    wt_restart_with_workers(1);
+    {
+        ST_BEGIN();
+        struct mb b = {WEFT_MUTEX_INIT, 0, weft_chan_make(0, 1)};
+        wt_run_in_task(mb_barge_rounds, &b);
+        weft_chan_release(b.done);
+        wt_assert_no_failures();
+        ST_END();
+    }
+    wt_restore_default_workers();
 }
 
 /* weft.h's inline fast paths (macros named like the functions) and the
@@ -702,9 +775,9 @@ static void test_mutex_does_not_starve_a_waiter(void **state)
         assert_int_equal(weft_go(ms_greedy, &m), 0);
         assert_int_equal(weft_go(ms_victim, &m), 0);
         assert_int_equal(wt_wait_n(m.done, 2), 2);
-        /* Once the victim is queued the greedy task gets the mutex at most
-         * once more (the unlock hands it over; the next lock queues). */
-        assert_true(m.greedy_after <= 1);
+        /* Once the victim waits, the greedy task holds the mutex at most
+         * once (when the victim queued) plus once per allowed pass. */
+        assert_true(m.greedy_after <= (long)weft__mutex_max_passes + 1);
         weft_chan_release(m.done);
         wt_assert_no_failures();
     }
@@ -1109,8 +1182,9 @@ int main(void)
         cmocka_unit_test(test_mutex_lock_trylock_unlock_and_errors),
         cmocka_unit_test(test_mutex_excludes_under_contention),
         cmocka_unit_test(test_mutex_lock_parks_the_task_not_the_worker),
-        cmocka_unit_test(test_mutex_hands_off_in_fifo_order),
+        cmocka_unit_test(test_mutex_serves_waiters_in_fifo_order),
         cmocka_unit_test(test_mutex_does_not_starve_a_waiter),
+        cmocka_unit_test(test_mutex_bypasses_a_waiter_a_bounded_number_of_times),
         cmocka_unit_test(test_mutex_inline_fast_paths_and_functions_are_interchangeable),
         cmocka_unit_test(test_once_runs_exactly_once_under_contention),
         cmocka_unit_test(test_once_errors_and_recursion),

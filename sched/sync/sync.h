@@ -12,7 +12,17 @@
  * user's call site (WEFT__CALLER of the public entry point). */
 int weft__mutex_lock_why(weft_mutex *m, enum weft__wait why, const void *obj, const void *pc);
 
-/* Tasks queued on m right now (tests and dumps; takes m's queue lock). */
+/* How many acquisitions may bypass the first waiting locker before the
+ * mutex is handed to it (mutex.c: barging bounded by a count, since weft
+ * does not preempt a task that relocks in a loop; weft.h documents 256). */
+#ifndef WEFT__MUTEX_MAX_PASSES
+#define WEFT__MUTEX_MAX_PASSES 256
+#endif
+/* The same, for tests (they see no internal header). */
+extern const unsigned weft__mutex_max_passes;
+
+/* Lockers waiting on m right now, queued or woken and not yet holding it
+ * (tests and dumps; takes m's queue lock). */
 size_t weft__mutex_waiters(weft_mutex *m);
 
 /* weft_wg_wait, recording why/obj and the call site pc when it parks
