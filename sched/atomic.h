@@ -27,6 +27,7 @@ static inline void weft__store_rel(volatile AO_t *p, AO_t v) { AO_store_release(
 static inline void weft__store_full(volatile AO_t *p, AO_t v) { AO_store_full(p, v); }
 static inline AO_t weft__fetch_add_full(volatile AO_t *p, AO_t v) { return AO_fetch_and_add_full(p, v); }
 static inline AO_t weft__fetch_add_relaxed(volatile AO_t *p, AO_t v) { return AO_fetch_and_add(p, v); }
+static inline AO_t weft__fetch_add_rel(volatile AO_t *p, AO_t v) { return AO_fetch_and_add_release(p, v); }
 static inline int weft__cas_full(volatile AO_t *p, AO_t old, AO_t nv)
 {
     return AO_compare_and_swap_full(p, old, nv);

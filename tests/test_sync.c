@@ -14,6 +14,7 @@
 /* Internal helpers (not public API; the symbols are in the library). */
 size_t weft__mutex_waiters(weft_mutex *m);
 extern const unsigned weft__mutex_max_passes;
+int64_t weft__wg_count(weft_wg *wg);
 
 #define ST_BEGIN() WT_CTX_BEGIN()
 #define ST_END() WT_CTX_END()
@@ -99,6 +100,81 @@ static void test_wg_negative_counter_is_einval_and_changes_nothing(void **state)
     assert_int_equal(weft_wg_add(&wg, 1), EINVAL);
     assert_int_equal(weft_wg_add(&wg, -(INT64_MAX >> 1)), 0);
     assert_int_equal(weft_wg_wait(&wg), 0);
+    ST_END();
+}
+
+/* An increase is one fetch-and-add, taken back when it passes the top of
+ * the range: racing overshoots (tasks and a thread), waiters and the done
+ * that brings the counter to zero lose nothing.  Every overshoot is
+ * EINVAL or, once the counter is low enough, succeeds and is undone by
+ * its caller; the waiters all return; the counter ends at zero. */
+enum { WGO_D = 1 << 30, WGO_TRIES = 3000 };
+
+struct wgo {
+    weft_wg wg;
+    atomic_int einval, ok, waited;
+    weft_chan *done;
+};
+
+static void wgo_overshoot(void *p)
+{
+    struct wgo *o = p;
+    for (int i = 0; i < WGO_TRIES; i++) {
+        int rc = weft_wg_add(&o->wg, WGO_D);
+        if (rc == 0) {
+            atomic_fetch_add(&o->ok, 1);
+            WT_CHECK_INT_EQ(weft_wg_add(&o->wg, -WGO_D), 0);
+        } else {
+            WT_CHECK_INT_EQ(rc, EINVAL);
+            atomic_fetch_add(&o->einval, 1);
+        }
+        if (i % 64 == 0)
+            weft_yield();
+    }
+    WT_CHECK_INT_EQ(weft_chan_send(o->done, NULL), 0);
+}
+
+static void *wgo_thread(void *p)
+{
+    wgo_overshoot(p);
+    return NULL;
+}
+
+static void wgo_waiter(void *p)
+{
+    struct wgo *o = p;
+    WT_CHECK_INT_EQ(weft_wg_wait(&o->wg), 0);
+    atomic_fetch_add(&o->waited, 1);
+    WT_CHECK_INT_EQ(weft_chan_send(o->done, NULL), 0);
+}
+
+static void test_wg_add_past_the_top_is_undone_under_races(void **state)
+{
+    ST_BEGIN();
+    const int64_t top = INT64_MAX >> 1, start = top - WGO_D + 1; /* one overshoot too many */
+    for (int round = 0; round < 5; round++) {
+        struct wgo o = {.wg = WEFT_WG_INIT, .done = weft_chan_make(0, 8)};
+        assert_int_equal(weft_wg_add(&o.wg, start), 0);
+        assert_int_equal(weft_wg_add(&o.wg, WGO_D), EINVAL);
+        assert_int_equal(weft__wg_count(&o.wg), start);
+        pthread_t th;
+        assert_int_equal(pthread_create(&th, NULL, wgo_thread, &o), 0);
+        for (int i = 0; i < 3; i++)
+            assert_int_equal(weft_go(wgo_overshoot, &o), 0);
+        for (int i = 0; i < 2; i++)
+            assert_int_equal(weft_go(wgo_waiter, &o), 0);
+        for (int i = 0; i < 20 * (round + 1); i++)
+            weft_yield();
+        assert_int_equal(weft_wg_add(&o.wg, -start), 0); /* to zero, racing */
+        assert_int_equal(wt_wait_n(o.done, 6), 6);
+        pthread_join(th, NULL);
+        assert_int_equal(atomic_load(&o.waited), 2);
+        assert_int_equal(atomic_load(&o.einval) + atomic_load(&o.ok), 4 * WGO_TRIES);
+        assert_int_equal(weft__wg_count(&o.wg), 0);
+        assert_int_equal(weft_wg_wait(&o.wg), 0);
+        weft_chan_release(o.done);
+        wt_assert_no_failures();
+    }
     ST_END();
 }
 
@@ -1174,6 +1250,7 @@ int main(void)
     const struct CMUnitTest tests[] = {
         cmocka_unit_test(test_wg_waits_for_every_done),
         cmocka_unit_test(test_wg_negative_counter_is_einval_and_changes_nothing),
+        cmocka_unit_test(test_wg_add_past_the_top_is_undone_under_races),
         cmocka_unit_test(test_wg_from_plain_threads_and_tasks),
         cmocka_unit_test(test_wg_reuse_after_wait_returns),
         cmocka_unit_test(test_wg_can_be_freed_as_soon_as_wait_returns),

@@ -8,8 +8,12 @@
  * counter > 0 (the transition of the counter to zero with W set happens
  * under the lock and clears W and empties the list in the same step).
  *
- *  - add/done with no waiter: one CAS on the state word (the CAS loop
- *    retries only when another add raced it).
+ *  - add of a positive delta: one fetch-and-add (it can never end a
+ *    generation; past the range it is taken back, see weft_wg_add).
+ *  - done (any decrease) with no waiter: one CAS on the state word (the
+ *    CAS loop retries only when another add raced it).  A decrease is a
+ *    CAS, not a fetch-and-add, so that reaching zero with W set, and a
+ *    misuse's negative count, are never visible to anyone.
  *  - add that brings the counter to zero with W set: under the lock, CAS
  *    the state to 0 (counter 0, W clear) and detach the whole list, then
  *    ready the waiters after unlocking.  A waiter that arrives after that
@@ -27,10 +31,13 @@
  *    callers free a WaitGroup as soon as wait returns.
  *
  * Counter range: 0 .. INT64_MAX >> 1 (2^62 - 1); an add that would leave
- * it negative or above that is EINVAL and changes nothing.
+ * it negative or above that is EINVAL and leaves the counter as it was
+ * (an increase past the top is undone: for that moment waiters only see
+ * a larger count).
  *
  * Memory order: every read-modify-write on the state word is a full CAS
- * (seq-cst) except the common add's, a release CAS (see weft_wg_add), so
+ * (seq-cst) except the common add's and done's, a release fetch-and-add
+ * or CAS (see wg_add_cas), so
  * a done() happens-before the return of the wait() it releases whether
  * that wait returned by the fast path (acquire load below) or was
  * readied.
@@ -112,24 +119,24 @@ static void ready_all(struct wg_waiter *keep)
     }
 }
 
-/* new counter value, or -1 if out of range. */
-static inline int64_t wg_new(AO_t s, int64_t delta)
+/* new counter value, or -1 if below zero or above max. */
+static inline int64_t wg_new(AO_t s, int64_t delta, int64_t max)
 {
     int64_t n;
-    if (__builtin_add_overflow(wg_count(s), delta, &n) || n < 0 || n > WG_MAX)
+    if (__builtin_add_overflow(wg_count(s), delta, &n) || n < 0 || n > max)
         return -1;
     return n;
 }
 
 /* The add that ends a generation with waiters (out of line: the common
- * add is one CAS with no frame). */
-static __attribute__((noinline)) int wg_add_slow(weft_wg *wg, int64_t delta)
+ * add is one atomic instruction with no frame). */
+static __attribute__((noinline)) int wg_add_slow(weft_wg *wg, int64_t delta, int64_t max)
 {
     weft__lock_acquire(wg_lock(wg));
     struct wg_waiter *list = NULL;
     for (;;) {
         AO_t s = weft__load_relaxed(wg_state(wg)); /* relaxed: the CAS below validates it */
-        int64_t n = wg_new(s, delta);
+        int64_t n = wg_new(s, delta, max);
         if (n < 0) {
             weft__lock_release(wg_lock(wg));
             return EINVAL;
@@ -150,34 +157,69 @@ static __attribute__((noinline)) int wg_add_slow(weft_wg *wg, int64_t delta)
     return 0;
 }
 
-int weft_wg_add(weft_wg *wg, int64_t delta)
+/* Any add by CAS: the counter moves only if the result is in 0..max. */
+static int wg_add_cas(weft_wg *wg, int64_t delta, int64_t max)
 {
-    if (WEFT__UNLIKELY(!wg))
-        return EINVAL;
-    /* relaxed: only a guess for the CAS, which is full and re-validates. */
+    /* relaxed: only a guess for the CAS, which re-validates. */
     AO_t s = weft__load_relaxed(wg_state(wg));
     for (;;) {
-        int64_t n = wg_new(s, delta);
+        int64_t n = wg_new(s, delta, max);
         if (WEFT__UNLIKELY(n < 0))
             return EINVAL;
         if (WEFT__UNLIKELY(n == 0 && (s & WG_W)))
-            return wg_add_slow(wg, delta);
+            return wg_add_slow(wg, delta, max);
         /* release, not full: this CAS wakes nobody and reads nothing
          * another task wrote, so nothing of theirs must become visible
          * to us (no acquire); what must be published is our own past:
          * a done() happens-before the return of any wait() that reads
          * the counter it left (that wait's acquire load reads this
          * store or a later one in the word's modification order, and a
-         * later one is a CAS, a read-modify-write, which continues the
-         * release sequence).  A wait that parks is readied under the
-         * lock by the add that ends the generation, which is full. */
+         * later one is a read-modify-write, which continues the release
+         * sequence).  A wait that parks is readied under the lock by the
+         * add that ends the generation, which is full. */
         if (weft__cas_rel(wg_state(wg), s, ((AO_t)n << 1) | (s & WG_W)))
             return 0;
         s = weft__load_relaxed(wg_state(wg)); /* relaxed: as above */
     }
 }
 
-int weft_wg_done(weft_wg *wg) { return weft_wg_add(wg, -1); }
+/* The largest increase made by one fetch-and-add: with every add below
+ * it, even 2^30 racing adds that each overshoot WG_MAX (and undo it)
+ * cannot carry the counter out of its 63 bits. */
+#define WG_XADD_MAX ((int64_t)1 << 31)
+
+int weft_wg_add(weft_wg *wg, int64_t delta)
+{
+    if (WEFT__UNLIKELY(!wg))
+        return EINVAL;
+    if (WEFT__LIKELY(delta > 0 && delta <= WG_XADD_MAX)) {
+        /* An increase never ends a generation, so it needs neither the
+         * old value nor a CAS: one fetch-and-add (Go's Add is the same
+         * instruction).  It is a read-modify-write like the CAS it
+         * replaces, so every CAS elsewhere still sees the word change
+         * under it and retries.  release: as in wg_add_cas. */
+        AO_t old = weft__fetch_add_rel(wg_state(wg), (AO_t)delta << 1);
+        if (WEFT__LIKELY(wg_count(old) <= WG_MAX - delta))
+            return 0;
+        /* Past WG_MAX: take it back.  The counter held too much for a
+         * moment; a waiter that saw it only waits, and if the undo is
+         * what brings the counter to zero it wakes the waiters, as any
+         * done would.  No upper bound for the undo (another overshoot
+         * may be in flight); it cannot go below zero, since our increase
+         * is still in the counter. */
+        int err = wg_add_cas(wg, -delta, INT64_MAX);
+        WEFT__ASSERT(err == 0);
+        return EINVAL;
+    }
+    return wg_add_cas(wg, delta, WG_MAX);
+}
+
+int weft_wg_done(weft_wg *wg)
+{
+    if (WEFT__UNLIKELY(!wg))
+        return EINVAL;
+    return wg_add_cas(wg, -1, WG_MAX);
+}
 
 /* Lock held.  Set W unless the counter is zero: true if the caller must
  * wait (W is set), false if the counter is zero. */
