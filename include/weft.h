@@ -293,9 +293,10 @@ typedef struct weft_mutex {
 
 /* Lock; parks the task (not the worker) under contention.  Waiters get
  * the mutex in FIFO order; a running locker may take it ahead of the
- * first waiter (as in Go's normal mode), but at most 256 times: then it
- * is handed to that waiter (weft does not preempt, so the bound is a
- * count, not Go's 1 ms). */
+ * first waiter (as in Go's normal mode), but at most 256 times, and not
+ * once that waiter has waited 1 ms and lost again: then it is handed to
+ * the waiter (weft does not preempt, so a waiter that cannot run could
+ * not apply Go's 1 ms alone: the count bounds that case). */
 int weft_mutex_lock(weft_mutex *m);
 /* 0 | EBUSY if held. */
 int weft_mutex_trylock(weft_mutex *m);

@@ -815,6 +815,66 @@ static void test_mutex_bypasses_a_waiter_a_bounded_number_of_times(void **state)
     wt_restore_default_workers();
 }
 
+/* Go's TestMutexFairness, with the passes counted: a holder that parks
+ * while holding (a 100 us sleep) and relocks at once passes a waiter
+ * slowly, so the count bound alone would keep the waiter out for 256 such
+ * holds (26 ms each time); a waiter that loses after waiting 1 ms is
+ * handed the mutex by the next unlock.  The sleeps are the workload (a
+ * holder parked in the critical section), not synchronisation; a slower
+ * machine only makes the passes fewer. */
+struct mfair {
+    weft_mutex mu;
+    atomic_int stop, waiting, passes, max_passes;
+    weft_chan *done;
+};
+
+static void mfair_hog(void *p)
+{
+    struct mfair *f = p;
+    while (!atomic_load(&f->stop)) {
+        WT_CHECK_INT_EQ(weft_mutex_lock(&f->mu), 0);
+        if (atomic_load(&f->waiting))
+            atomic_fetch_add(&f->passes, 1);
+        WT_CHECK_INT_EQ(weft_sleep(100 * WEFT_US), 0);
+        WT_CHECK_INT_EQ(weft_mutex_unlock(&f->mu), 0);
+    }
+    WT_CHECK_INT_EQ(weft_chan_send(f->done, NULL), 0);
+}
+
+static void mfair_waiter(void *p)
+{
+    struct mfair *f = p;
+    for (int i = 0; i < 10; i++) {
+        WT_CHECK_INT_EQ(weft_sleep(100 * WEFT_US), 0);
+        atomic_store(&f->passes, 0);
+        atomic_store(&f->waiting, 1);
+        WT_CHECK_INT_EQ(weft_mutex_lock(&f->mu), 0);
+        atomic_store(&f->waiting, 0);
+        int n = atomic_load(&f->passes);
+        if (n > atomic_load(&f->max_passes))
+            atomic_store(&f->max_passes, n);
+        WT_CHECK_INT_EQ(weft_mutex_unlock(&f->mu), 0);
+    }
+    atomic_store(&f->stop, 1);
+    WT_CHECK_INT_EQ(weft_chan_send(f->done, NULL), 0);
+}
+
+static void test_mutex_waiter_starved_for_1ms_is_handed_the_mutex(void **state)
+{
+    ST_BEGIN();
+    struct mfair f = {.mu = WEFT_MUTEX_INIT, .done = weft_chan_make(0, 2)};
+    assert_int_equal(weft_go(mfair_hog, &f), 0);
+    assert_int_equal(weft_go(mfair_waiter, &f), 0);
+    assert_int_equal(wt_wait_n(f.done, 2), 2);
+    wt_assert_no_failures();
+    /* ~1 ms of 100 us holds, plus the races around it; reaching half the
+     * count bound would take 13 ms of holds. */
+    if (weft__mutex_max_passes >= 64)
+        assert_true(atomic_load(&f.max_passes) < (int)weft__mutex_max_passes / 2);
+    weft_chan_release(f.done);
+    ST_END();
+}
+
 /* weft.h's inline fast paths (macros named like the functions) and the
  * functions are one mutex: either may lock and the other unlock; a macro
  * evaluates its argument once; the parenthesised name and a pointer reach
@@ -1262,6 +1322,7 @@ int main(void)
         cmocka_unit_test(test_mutex_serves_waiters_in_fifo_order),
         cmocka_unit_test(test_mutex_does_not_starve_a_waiter),
         cmocka_unit_test(test_mutex_bypasses_a_waiter_a_bounded_number_of_times),
+        cmocka_unit_test(test_mutex_waiter_starved_for_1ms_is_handed_the_mutex),
         cmocka_unit_test(test_mutex_inline_fast_paths_and_functions_are_interchangeable),
         cmocka_unit_test(test_once_runs_exactly_once_under_contention),
         cmocka_unit_test(test_once_errors_and_recursion),

@@ -21,10 +21,10 @@
  * releases the mutex and wakes the queue head, and whoever is running
  * (spinning lockers, or the locker that just unlocked) may take it first.
  *
- * Why a pass bound, not Go's 1 ms starvation timer: weft does not preempt,
- * so a task that relocks in a loop without blocking would keep a woken
- * waiter on its own worker from ever running, and the waiter could not
- * notice its own starvation.  The unlocker counts instead: once PASSES
+ * Why a pass bound besides Go's 1 ms starvation timer: weft does not
+ * preempt, so a task that relocks in a loop without blocking would keep a
+ * woken waiter on its own worker from ever running, and the waiter could
+ * not notice its own starvation.  So the unlocker counts too: once PASSES
  * acquisitions have bypassed a waiter, the next unlock hands the mutex
  * over (to the woken waiter through HANDOFF, or to the queue head
  * directly), and the next locker parks, which lets the waiter run.
@@ -32,7 +32,11 @@
  * passed at most WEFT__MUTEX_MAX_PASSES times, the count restarting for
  * the next one when it gets the mutex; waiters get the mutex in their
  * queue order (a woken waiter that loses goes back to the front), so the
- * k-th in line is passed at most k * WEFT__MUTEX_MAX_PASSES times.
+ * k-th in line is passed at most k * WEFT__MUTEX_MAX_PASSES times.  Go's
+ * time bound is kept too, where the waiter can apply it: a woken waiter
+ * that loses after waiting 1 ms spends the count at once, so the next
+ * unlock hands it the mutex (a holder that parks while holding passes a
+ * waiter slowly: 256 passes of a 100 us sleep would be 26 ms).
  *
  *  - lock, uncontended: CAS 0 → LOCKED.  unlock, uncontended: CAS LOCKED →
  *    0 (weft.h inlines both).
@@ -69,8 +73,13 @@ enum {
 struct m_waiter {
     struct m_waiter *next;
     weft__task *task;
-    bool handed; /* the unlock that readied it handed it the mutex */
+    uint64_t since; /* weft__ticks() when it first queued */
+    bool handed;    /* the unlock that readied it handed it the mutex */
 };
+
+/* A woken waiter that loses a race after waiting this long makes the next
+ * unlock hand it the mutex (Go's starvation threshold). */
+#define M_STARVE_NS (1000 * 1000)
 
 _Static_assert(WEFT__MUTEX_MAX_PASSES >= 1 &&
                    WEFT__MUTEX_MAX_PASSES <= (~0u >> M_PASS_SHIFT),
@@ -129,14 +138,22 @@ static int m_wait_woken(weft_mutex *m, struct m_waiter *me, enum weft__wait why,
             weft__cpu_relax();
         }
         /* Lost to a barger: back to the front, WOKEN cleared so the next
-         * unlock wakes (or, with the count spent, hands off to) us again. */
+         * unlock wakes (or, with the count spent, hands off to) us again.
+         * Having waited M_STARVE_NS, spend the count: a holder that parks
+         * while holding the mutex (a sleep, a channel) passes us far more
+         * slowly than a tight loop does, and 256 such passes could take
+         * seconds. */
+        bool starving = weft__ticks_to_ns(weft__ticks() - me->since) >= M_STARVE_NS;
         weft__lock_acquire(m_lock(m));
         unsigned s;
         for (;;) {
             s = weft__iload_relaxed(m_state(m)); /* relaxed: validated by the CAS */
             if ((s & M_HANDOFF) || !(s & M_LOCKED))
                 break;
-            if (weft__icas_full(m_state(m), s, (s | M_QUEUED) & ~M_WOKEN))
+            unsigned nv = (s | M_QUEUED) & ~M_WOKEN;
+            if (starving)
+                nv = (nv & M_FLAGS) | ((unsigned)WEFT__MUTEX_MAX_PASSES << M_PASS_SHIFT);
+            if (weft__icas_full(m_state(m), s, nv))
                 break;
         }
         if ((s & M_HANDOFF) || !(s & M_LOCKED)) {
@@ -184,7 +201,7 @@ static __attribute__((noinline)) int mutex_lock_slow(weft_mutex *m, enum weft__w
             break;
         }
     }
-    struct m_waiter me = {NULL, self, false};
+    struct m_waiter me = {NULL, self, weft__ticks(), false};
     if (m->_tail)
         ((struct m_waiter *)m->_tail)->next = &me;
     else

@@ -14,7 +14,8 @@ int weft__mutex_lock_why(weft_mutex *m, enum weft__wait why, const void *obj, co
 
 /* How many acquisitions may bypass the first waiting locker before the
  * mutex is handed to it (mutex.c: barging bounded by a count, since weft
- * does not preempt a task that relocks in a loop; weft.h documents 256). */
+ * does not preempt a task that relocks in a loop, as well as by Go's 1 ms;
+ * weft.h documents 256). */
 #ifndef WEFT__MUTEX_MAX_PASSES
 #define WEFT__MUTEX_MAX_PASSES 256
 #endif
