@@ -151,6 +151,7 @@ typedef struct weft__task {
     bool is_thread;             /* a plain OS thread's stand-in, not a task */
     bool counted;               /* counts in weft_num_tasks */
     bool is_main;               /* weft_run's main task */
+    bool stack_pooled;          /* stack from the default-size pool (stack.c) */
     unsigned io_streak;         /* I/O calls done in a row without parking (sched/io) */
     /* What it waits on; written by the task itself before it parks, read
      * racily by dumps (hence atomic words). */

@@ -86,9 +86,13 @@ struct weft__stack {
     unsigned valgrind_id;
 };
 
+/* A worker's cache of free pooled stacks: an array, not a list through
+ * the handles, so that freeing a stack does not touch its handle (a line
+ * at the top of the slot, cold when a task exits after a long wait: a
+ * miss per exit in cancel_fanout). */
 struct weft__stackcache {
-    struct weft__stack *head;
     int n;
+    struct weft__stack *s[WEFT__CACHE_MAX];
 };
 
 static struct {
@@ -316,7 +320,7 @@ static size_t default_usable(void)
 }
 
 void *weft__stack_alloc(size_t size, size_t reserve, void **lo, size_t *usable,
-                        struct weft__stack **handle)
+                        struct weft__stack **handle, bool *pooled_out)
 {
     size_t top = top_reserve(reserve);
     size_t want = round_page(size);
@@ -325,12 +329,10 @@ void *weft__stack_alloc(size_t size, size_t reserve, void **lo, size_t *usable,
     bool pooled = want == def && top <= WEFT__POOL_RESERVE_MAX;
     if (pooled) {
         weft__worker *w = weft__cur_worker();
-        if (w && w->stacks && !w->stacks->head)
+        if (w && w->stacks && !w->stacks->n)
             refill_cache(w->stacks);
-        if (w && w->stacks && w->stacks->head) {
-            s = w->stacks->head;
-            w->stacks->head = s->next;
-            w->stacks->n--;
+        if (w && w->stacks && w->stacks->n) {
+            s = w->stacks->s[--w->stacks->n];
         } else {
             weft__lock_acquire(&G.lock);
             if ((s = G.warm)) {
@@ -363,13 +365,15 @@ void *weft__stack_alloc(size_t size, size_t reserve, void **lo, size_t *usable,
     *lo = s->slot_lo + G.page;
     *usable = s->usable - top - colour;
     *handle = s;
+    *pooled_out = pooled;
     /* The task record sits right above the usable stack. */
     return s->slot_lo + G.page + s->usable - top - colour;
 }
 
-void weft__stack_free(struct weft__stack *s)
+void weft__stack_free(struct weft__stack *s, bool pooled)
 {
-    if (s->dedicated) {
+    if (!pooled) {
+        WEFT__ASSERT(s->dedicated);
 #ifdef WEFT_VALGRIND
         VALGRIND_STACK_DEREGISTER(s->valgrind_id);
 #endif
@@ -393,19 +397,19 @@ void weft__stack_free(struct weft__stack *s)
     }
     if (c->n >= WEFT__CACHE_MAX)
         spill_cache(c);
-    s->next = c->head;
-    c->head = s;
-    c->n++;
+    c->s[c->n++] = s;
 }
 
-/* Move WEFT__CACHE_MOVE stacks from a full cache to the warm pool. */
+/* Move the WEFT__CACHE_MOVE least recently freed stacks of a full cache
+ * to the warm pool (linking them writes their handles: one batch of
+ * stores, no load waits on them). */
 static void spill_cache(struct weft__stackcache *c)
 {
-    struct weft__stack *first = c->head, *last = first;
-    for (int i = 1; i < WEFT__CACHE_MOVE; i++)
-        last = last->next;
-    c->head = last->next;
+    for (int i = 0; i + 1 < WEFT__CACHE_MOVE; i++)
+        c->s[i]->next = c->s[i + 1];
+    struct weft__stack *first = c->s[0], *last = c->s[WEFT__CACHE_MOVE - 1];
     c->n -= WEFT__CACHE_MOVE;
+    memmove(&c->s[0], &c->s[WEFT__CACHE_MOVE], (size_t)c->n * sizeof c->s[0]);
     weft__lock_acquire(&G.lock);
     last->next = G.warm;
     G.warm = first;
@@ -423,9 +427,7 @@ static void refill_cache(struct weft__stackcache *c)
         struct weft__stack *s = G.warm;
         G.warm = s->next;
         weft__store_relaxed(&G.nwarm, G.nwarm - 1);
-        s->next = c->head;
-        c->head = s;
-        c->n++;
+        c->s[c->n++] = s;
     }
     weft__lock_release(&G.lock);
 }
@@ -484,10 +486,8 @@ void weft__stackcache_free(struct weft__stackcache *c)
 {
     if (!c)
         return;
-    while (c->head) {
-        struct weft__stack *s = c->head;
-        c->head = s->next;
-        c->n--;
+    while (c->n) {
+        struct weft__stack *s = c->s[--c->n];
         weft__lock_acquire(&G.lock);
         s->next = G.warm;
         G.warm = s;

@@ -147,7 +147,8 @@ int weft__spawn(const struct weft_task_opts *o, weft_fn fn, void *arg, const voi
     void *lo;
     size_t usable;
     struct weft__stack *h;
-    unsigned char *top = weft__stack_alloc(ss, rec + copy_size, &lo, &usable, &h);
+    bool pooled;
+    unsigned char *top = weft__stack_alloc(ss, rec + copy_size, &lo, &usable, &h, &pooled);
     if (!top)
         return ENOMEM;
     weft__task *t = (weft__task *)top;
@@ -171,6 +172,7 @@ int weft__spawn(const struct weft_task_opts *o, weft_fn fn, void *arg, const voi
     t->stack_lo = lo;
     t->stack_size = usable;
     t->stack = h;
+    t->stack_pooled = pooled;
     weft__frame_init(&t->frame, lo, usable, weft__task_entry);
 #ifdef WEFT__TSAN
     t->tsan_fiber = __tsan_create_fiber(0);
@@ -187,7 +189,7 @@ int weft__spawn(const struct weft_task_opts *o, weft_fn fn, void *arg, const voi
 #ifdef WEFT__TSAN
         __tsan_destroy_fiber(t->tsan_fiber);
 #endif
-        weft__stack_free(h);
+        weft__stack_free(h, pooled);
         return ENOMEM;
     }
     weft__fetch_add_relaxed(&weft__ctr.spawned, 1);
@@ -254,7 +256,7 @@ static void free_dead(void *arg)
 #ifdef WEFT__TSAN
     __tsan_destroy_fiber(t->tsan_fiber);
 #endif
-    weft__stack_free(t->stack);
+    weft__stack_free(t->stack, t->stack_pooled);
 }
 
 __attribute__((noreturn)) static void task_exit(weft__worker *w, weft__task *t)

@@ -167,10 +167,13 @@ void weft__stack_global_fini(void);
 struct weft__stackcache *weft__stackcache_new(void);
 void weft__stackcache_free(struct weft__stackcache *c);
 /* Allocate a stack of at least size usable bytes; its top holds room for
- * reserve bytes (the task record).  Returns the base of that reserve. */
+ * reserve bytes (the task record).  Returns the base of that reserve;
+ * *pooled says which pool it came from, to be given back to
+ * weft__stack_free (kept by the caller so that the free need not read the
+ * handle). */
 void *weft__stack_alloc(size_t size, size_t reserve, void **lo, size_t *usable,
-                        struct weft__stack **handle);
-void weft__stack_free(struct weft__stack *s);
+                        struct weft__stack **handle, bool *pooled);
+void weft__stack_free(struct weft__stack *s, bool pooled);
 void weft__stack_trim(int max);
 bool weft__stack_is_guard_fault(void *addr, weft__task **owner);
 bool weft__stack_canary_ok(weft__task *t);
