@@ -39,7 +39,10 @@
  * so 100 000 tasks parked on fresh stacks took 0.4 s longer to wake.
  *
  * Freed stacks go to the worker's cache (hot, LIFO); past its size, half of
- * it moves to a global warm pool in one lock round.  Pages go back to the
+ * it moves to a global warm pool in one lock round.  Both are arrays of
+ * pointers: a stack's handle (at the top of its slot) is cold by the time
+ * its task exits, and a list linked through the handles cost a miss per
+ * exit and a chain of misses per refill.  Pages go back to the
  * kernel (MADV_DONTNEED, keeping the top page that holds the handle) only
  * for warm stacks beyond WEFT__WARM_KEEP, and only off the hot path: an
  * idle worker or the monitor thread trims them.  Each madvise costs a TLB
@@ -97,7 +100,12 @@ struct weft__stackcache {
 
 static struct {
     weft__lock lock;
-    struct weft__stack *warm;   /* default-size stacks, pages still mapped */
+    /* Default-size stacks, pages still mapped: an array (its own mapping,
+     * grown by mremap), so that moving stacks in and out touches no
+     * handle; a stack that finds no room goes to the cold list instead
+     * (its pages are then only trimmed when it is reused and freed). */
+    struct weft__stack **warm;
+    size_t warm_cap;
     weft__aword nwarm;          /* written under the lock, read racily as a hint */
     struct weft__stack *cold;   /* default-size stacks, pages returned */
     size_t page;
@@ -109,6 +117,57 @@ static struct {
     unsigned char *slab_prot_end; /* current slab: slots below are mprotect-guarded */
     bool slab_marked;           /* current slab: the slots above carry markers */
 } G = {.lock = WEFT__LOCK_INIT};
+
+/* Lock held: room for n more warm stacks? */
+static bool warm_reserve(size_t n)
+{
+    size_t used = weft__load_relaxed(&G.nwarm);
+    if (used + n <= G.warm_cap)
+        return true;
+    size_t cap = G.warm_cap ? G.warm_cap : 4096;
+    while (cap < used + n)
+        cap *= 2;
+    void *p = G.warm ? mremap(G.warm, G.warm_cap * sizeof *G.warm, cap * sizeof *G.warm,
+                              MREMAP_MAYMOVE)
+                     : mmap(NULL, cap * sizeof *G.warm, PROT_READ | PROT_WRITE,
+                            MAP_PRIVATE | MAP_ANONYMOUS, -1, 0);
+    if (p == MAP_FAILED)
+        return false;
+    G.warm = p;
+    G.warm_cap = cap;
+    return true;
+}
+
+/* Lock held: give back n freed stacks (to the warm pool, or the cold list
+ * when it has no room). */
+static void warm_put(struct weft__stack *const *v, size_t n)
+{
+    if (!n)
+        return;
+    if (warm_reserve(n)) {
+        size_t used = weft__load_relaxed(&G.nwarm);
+        memcpy(&G.warm[used], v, n * sizeof *v);
+        weft__store_relaxed(&G.nwarm, used + n);
+        return;
+    }
+    for (size_t i = 0; i < n; i++) {
+        v[i]->next = G.cold;
+        G.cold = v[i];
+    }
+}
+
+/* Lock held: take up to n warm stacks, the most recently freed first. */
+static size_t warm_take(struct weft__stack **v, size_t n)
+{
+    size_t used = weft__load_relaxed(&G.nwarm);
+    if (n > used)
+        n = used;
+    if (!n)
+        return 0; /* G.warm may not be mapped yet */
+    memcpy(v, &G.warm[used - n], n * sizeof *v);
+    weft__store_relaxed(&G.nwarm, used - n);
+    return n;
+}
 
 /* Bytes reserved at the top of every stack. */
 static size_t top_reserve(size_t reserve)
@@ -335,12 +394,8 @@ void *weft__stack_alloc(size_t size, size_t reserve, void **lo, size_t *usable,
             s = w->stacks->s[--w->stacks->n];
         } else {
             weft__lock_acquire(&G.lock);
-            if ((s = G.warm)) {
-                G.warm = s->next;
-                weft__store_relaxed(&G.nwarm, G.nwarm - 1);
-            } else if ((s = G.cold)) {
+            if (!warm_take(&s, 1) && (s = G.cold))
                 G.cold = s->next;
-            }
             weft__lock_release(&G.lock);
         }
         /* A stack cached under an earlier default size (the runtime was
@@ -389,9 +444,7 @@ void weft__stack_free(struct weft__stack *s, bool pooled)
     struct weft__stackcache *c = w ? w->stacks : NULL;
     if (!c) {
         weft__lock_acquire(&G.lock);
-        s->next = G.warm;
-        G.warm = s;
-        weft__store_relaxed(&G.nwarm, G.nwarm + 1);
+        warm_put(&s, 1);
         weft__lock_release(&G.lock);
         return;
     }
@@ -401,20 +454,14 @@ void weft__stack_free(struct weft__stack *s, bool pooled)
 }
 
 /* Move the WEFT__CACHE_MOVE least recently freed stacks of a full cache
- * to the warm pool (linking them writes their handles: one batch of
- * stores, no load waits on them). */
+ * to the warm pool: pointers copied, no handle touched. */
 static void spill_cache(struct weft__stackcache *c)
 {
-    for (int i = 0; i + 1 < WEFT__CACHE_MOVE; i++)
-        c->s[i]->next = c->s[i + 1];
-    struct weft__stack *first = c->s[0], *last = c->s[WEFT__CACHE_MOVE - 1];
+    weft__lock_acquire(&G.lock);
+    warm_put(c->s, WEFT__CACHE_MOVE);
+    weft__lock_release(&G.lock);
     c->n -= WEFT__CACHE_MOVE;
     memmove(&c->s[0], &c->s[WEFT__CACHE_MOVE], (size_t)c->n * sizeof c->s[0]);
-    weft__lock_acquire(&G.lock);
-    last->next = G.warm;
-    G.warm = first;
-    weft__store_relaxed(&G.nwarm, G.nwarm + WEFT__CACHE_MOVE);
-    weft__lock_release(&G.lock);
 }
 
 /* Take up to WEFT__CACHE_MOVE warm stacks into an empty cache. */
@@ -423,12 +470,7 @@ static void refill_cache(struct weft__stackcache *c)
     if (!weft__load_relaxed(&G.nwarm)) /* racy hint: the lock decides */
         return;
     weft__lock_acquire(&G.lock);
-    while (G.warm && c->n < WEFT__CACHE_MOVE) {
-        struct weft__stack *s = G.warm;
-        G.warm = s->next;
-        weft__store_relaxed(&G.nwarm, G.nwarm - 1);
-        c->s[c->n++] = s;
-    }
+    c->n += (int)warm_take(&c->s[c->n], (size_t)(WEFT__CACHE_MOVE - c->n));
     weft__lock_release(&G.lock);
 }
 
@@ -446,10 +488,14 @@ void weft__stack_trim(int max)
         struct weft__stack *batch[TRIM_BATCH];
         int n = 0;
         weft__lock_acquire(&G.lock);
-        while (n < max && n < TRIM_BATCH && G.nwarm > WEFT__WARM_KEEP && G.warm) {
-            batch[n++] = G.warm;
-            G.warm = G.warm->next;
-            weft__store_relaxed(&G.nwarm, G.nwarm - 1);
+        size_t used = weft__load_relaxed(&G.nwarm);
+        if (used > WEFT__WARM_KEEP) {
+            size_t want = used - WEFT__WARM_KEEP;
+            if (want > (size_t)max)
+                want = (size_t)max;
+            if (want > TRIM_BATCH)
+                want = TRIM_BATCH;
+            n = (int)warm_take(batch, want);
         }
         weft__lock_release(&G.lock);
         if (n == 0)
@@ -486,14 +532,9 @@ void weft__stackcache_free(struct weft__stackcache *c)
 {
     if (!c)
         return;
-    while (c->n) {
-        struct weft__stack *s = c->s[--c->n];
-        weft__lock_acquire(&G.lock);
-        s->next = G.warm;
-        G.warm = s;
-        weft__store_relaxed(&G.nwarm, G.nwarm + 1);
-        weft__lock_release(&G.lock);
-    }
+    weft__lock_acquire(&G.lock);
+    warm_put(c->s, (size_t)c->n);
+    weft__lock_release(&G.lock);
     weft__free(c);
 }
 
