@@ -138,6 +138,15 @@ static bool warm_reserve(size_t n)
     return true;
 }
 
+/* Lock held: link n stacks into the cold list (it writes their handles). */
+static void cold_put(struct weft__stack *const *v, size_t n)
+{
+    for (size_t i = 0; i < n; i++) {
+        v[i]->next = G.cold;
+        G.cold = v[i];
+    }
+}
+
 /* Lock held: give back n freed stacks (to the warm pool, or the cold list
  * when it has no room). */
 static void warm_put(struct weft__stack *const *v, size_t n)
@@ -150,10 +159,7 @@ static void warm_put(struct weft__stack *const *v, size_t n)
         weft__store_relaxed(&G.nwarm, used + n);
         return;
     }
-    for (size_t i = 0; i < n; i++) {
-        v[i]->next = G.cold;
-        G.cold = v[i];
-    }
+    cold_put(v, n);
 }
 
 /* Lock held: take up to n warm stacks, the most recently freed first. */
@@ -515,10 +521,7 @@ void weft__stack_trim(int max)
             for (int i = 0; i < k; i++)
                 madvise(iov[i].iov_base, iov[i].iov_len, MADV_DONTNEED);
         weft__lock_acquire(&G.lock);
-        for (int i = 0; i < n; i++) {
-            batch[i]->next = G.cold;
-            G.cold = batch[i];
-        }
+        cold_put(batch, (size_t)n);
         weft__lock_release(&G.lock);
     }
 }
