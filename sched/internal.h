@@ -460,23 +460,46 @@ int weft__spawn(const struct weft_task_opts *o, weft_fn fn, void *arg, const voi
 void weft__for_each_task(void (*visit)(weft__task *t, void *arg), void *arg);
 /* Id of the next task to be spawned (leak marks). */
 uint64_t weft__next_task_id(void);
-/* Bumped on every task exit.  weft__wait_exit blocks the calling thread
- * (not a task!) until the epoch moves past seen_epoch or the deadline. */
+/* Plain threads (never tasks) waiting for tasks to exit: leak checks and
+ * shutdown.  An exit bumps weft__exit_epoch and wakes the futex only while
+ * such a waiter is registered, so that the common exit pays no atomic for
+ * it.  A waiter therefore registers (weft__exit_watch_begin) before its
+ * first look at the tasks and stays registered until it stops waiting;
+ * between looks it reads the epoch, looks, and blocks in weft__wait_exit
+ * until the epoch moves past what it read or the deadline passes.  Why no
+ * exit is missed is written at task_exit (task.c). */
 extern weft__aint weft__exit_epoch;
 extern weft__aword weft__exit_waiters;
+void weft__exit_watch_begin(void);
+void weft__exit_watch_end(void);
 void weft__wait_exit(unsigned seen_epoch, int64_t deadline);
 
-/* Counters read by weft_stats and deadlock detection. */
+/* Tasks alive, internal ones too, and the counted ones among them
+ * (weft_num_tasks), in one word: one atomic add per spawn and per exit
+ * keeps both, and they agree at every instant.  All in the low half,
+ * counted in the high half (a 64-bit word: 2^32 tasks would need 16 TiB
+ * of stacks). */
+#define WEFT__ALIVE_INTERNAL ((AO_t)1)
+#define WEFT__ALIVE_COUNTED (((AO_t)1 << 32) | 1u)
+_Static_assert(sizeof(AO_t) >= 8, "the alive word holds two 32-bit counts");
+static inline uint64_t weft__alive_all(AO_t alive) { return alive & 0xffffffffu; }
+static inline uint64_t weft__alive_counted(AO_t alive) { return alive >> 32; }
+
+/* Counters read by weft_stats and deadlock detection.  Spawns are counted
+ * by the task ids handed out (weft__spawned_count), exits by each worker on
+ * its own line (weft__exited_count): a global counter of each cost every
+ * spawn and exit a locked instruction on a shared line. */
 struct weft__counters {
-    weft__aword spawned;
-    weft__aword exited;
-    weft__aword live;          /* counted tasks alive */
-    weft__aword live_all;      /* all tasks alive, internal ones too */
-    weft__aword parked;
+    weft__aword alive; /* WEFT__ALIVE_*: every spawn and exit writes it */
+    /* Rarely written: off alive's line. */
+    __attribute__((aligned(WEFT__CACHELINE))) weft__aword spawn_failed; /* ids taken by failed spawns */
+    weft__aword exited_retired; /* exits counted by workers since freed (shutdown) */
     weft__aword steals;
 };
 extern struct weft__counters weft__ctr;
 uint64_t weft__switch_count(void);
+uint64_t weft__spawned_count(void);
+uint64_t weft__exited_count(void);
 int weft__worker_count(void);
 
 /* Deadlock detection (sched/diag): called by the last worker to go idle

@@ -20,12 +20,13 @@ struct weft__counters weft__ctr;
 weft__aint weft__exit_epoch;
 weft__aword weft__exit_waiters;
 
+void weft__exit_watch_begin(void) { weft__fetch_add_full(&weft__exit_waiters, 1); }
+void weft__exit_watch_end(void) { weft__fetch_add_full(&weft__exit_waiters, (AO_t)-1); }
+
 void weft__wait_exit(unsigned seen_epoch, int64_t deadline)
 {
-    weft__fetch_add_full(&weft__exit_waiters, 1);
     if (weft__iload_acq(&weft__exit_epoch) == seen_epoch)
         weft__futex_wait(&weft__exit_epoch, seen_epoch, deadline);
-    weft__fetch_add_full(&weft__exit_waiters, (AO_t)-1);
 }
 static weft__aword next_id = 1;
 
@@ -58,6 +59,13 @@ static inline uintptr_t *slot_at(struct shard *s, uint32_t i)
 }
 
 uint64_t weft__next_task_id(void) { return weft__load_acq(&next_id); }
+
+/* Every spawn that got past its stack takes an id; the few that fail after
+ * that count themselves in spawn_failed. */
+uint64_t weft__spawned_count(void)
+{
+    return weft__load_acq(&next_id) - 1 - weft__load_acq(&weft__ctr.spawn_failed);
+}
 
 /* A new chunk for slot i of s (lock held): rare, once per 4096
  * registrations of a shard, ever.  Chunks outlive weft_shutdown (leaked
@@ -179,20 +187,17 @@ int weft__spawn(const struct weft_task_opts *o, weft_fn fn, void *arg, const voi
 #endif
     /* full: a task must be counted before anyone can observe it exit, and
      * before weft_go returns. */
-    if (counted)
-        weft__fetch_add_full(&weft__ctr.live, 1);
-    weft__fetch_add_full(&weft__ctr.live_all, 1);
+    AO_t one = counted ? WEFT__ALIVE_COUNTED : WEFT__ALIVE_INTERNAL;
+    weft__fetch_add_full(&weft__ctr.alive, one);
     if (WEFT__UNLIKELY(registry_add(t) != 0)) {
-        if (counted)
-            weft__fetch_add_full(&weft__ctr.live, (AO_t)-1);
-        weft__fetch_add_full(&weft__ctr.live_all, (AO_t)-1);
+        weft__fetch_add_full(&weft__ctr.alive, (AO_t)0 - one);
+        weft__fetch_add_relaxed(&weft__ctr.spawn_failed, 1); /* relaxed: statistics */
 #ifdef WEFT__TSAN
         __tsan_destroy_fiber(t->tsan_fiber);
 #endif
         weft__stack_free(h, pooled);
         return ENOMEM;
     }
-    weft__fetch_add_relaxed(&weft__ctr.spawned, 1);
     if (out)
         *out = t;
     weft__store_rel(&t->state, WEFT__TASK_RUNNABLE);
@@ -241,7 +246,10 @@ int weft_go_opts(const struct weft_task_opts *o, weft_fn fn, void *arg)
     return weft_go_opts_at(o, fn, arg, NULL, NULL, 0, NULL);
 }
 
-size_t weft_num_tasks(void) { return (size_t)weft__load_acq(&weft__ctr.live); }
+size_t weft_num_tasks(void)
+{
+    return (size_t)weft__alive_counted(weft__load_acq(&weft__ctr.alive));
+}
 
 uint64_t weft_self(void)
 {
@@ -262,20 +270,32 @@ static void free_dead(void *arg)
 __attribute__((noreturn)) static void task_exit(weft__worker *w, weft__task *t)
 {
     weft__store_rel(&t->state, WEFT__TASK_DEAD);
+    /* relaxed: only this worker writes its count; the full add below
+     * publishes it to whoever sees the task gone (weft_stats). */
+    weft__store_relaxed(&w->exited, weft__load_relaxed(&w->exited) + 1);
     /* full: the task's effects happen-before anyone who sees the count
      * drop (weft_num_tasks, leak checks).  The count drops before the task
      * leaves the registry: a leak check (which walks the registry) that
      * finds it gone must find weft_num_tasks down too. */
-    if (t->counted)
-        weft__fetch_add_full(&weft__ctr.live, (AO_t)-1);
-    weft__fetch_add_full(&weft__ctr.live_all, (AO_t)-1);
+    weft__fetch_add_full(&weft__ctr.alive,
+                         (AO_t)0 - (t->counted ? WEFT__ALIVE_COUNTED : WEFT__ALIVE_INTERNAL));
     registry_remove(t);
-    weft__fetch_add_relaxed(&weft__ctr.exited, 1);
-    /* Dekker pair with weft__wait_exit: both sides use full barriers, so
-     * either the waiter sees the new epoch or we see the waiter. */
-    weft__ifetch_add_full(&weft__exit_epoch, 1);
-    if (weft__load_full(&weft__exit_waiters))
+    /* Plain threads waiting for exits (leak checks, shutdown) register
+     * (weft__exit_watch_begin) before their first look at the tasks, and
+     * the load below comes after this exit's effects: so either the load
+     * sees the waiter, and the bump and wake reach it even as it blocks on
+     * the epoch it read before looking, or the waiter's look sees the
+     * effects.  For the alive count that is store-buffering with a full
+     * barrier on each side: the add above, before our load; the
+     * registration, before the waiter's read of the count.  For the
+     * registry, the store that ends registry_remove may still be in flight
+     * when our load runs, but the waiter's walk takes this shard's lock:
+     * taken after us, it shows the slot free; taken before, our acquisition
+     * read its release, so the registration happens-before our load. */
+    if (WEFT__UNLIKELY(weft__load_acq(&weft__exit_waiters) != 0)) {
+        weft__ifetch_add_full(&weft__exit_epoch, 1);
         weft__futex_wake(&weft__exit_epoch, 1 << 30);
+    }
     w->after_fn = free_dead;
     w->after_arg = t;
     weft__schedule_out(w, t);

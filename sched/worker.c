@@ -102,6 +102,14 @@ uint64_t weft__switch_count(void)
     return n;
 }
 
+uint64_t weft__exited_count(void)
+{
+    uint64_t n = weft__load_acq(&weft__ctr.exited_retired);
+    for (int i = 0; i < weft__nworkers(); i++)
+        n += weft__load_acq(&weft__S.workers[i]->exited);
+    return n;
+}
+
 /* ---- switching ----------------------------------------------------------- */
 
 static inline void run_after(weft__worker *w)
@@ -727,6 +735,8 @@ static void free_workers(int n)
         /* Timers still queued (a ticker main never stopped, a timeout
          * context never released) are dropped: they will not fire, and a
          * later stop or cancel must find them in no heap. */
+        /* Its count of exits outlives it, for weft_stats. */
+        weft__fetch_add_full(&weft__ctr.exited_retired, weft__load_acq(&w->exited));
         weft__timerheap_detach_all(&w->timers);
         weft__timerheap_destroy(&w->timers);
         weft__stackcache_free(w->stacks); /* a worker that never ran still has it */
@@ -855,13 +865,15 @@ static int shutdown_locked(void)
     }
     /* Give tasks that are finishing a moment to return. */
     int64_t deadline = weft_deadline(WEFT__SHUTDOWN_GRACE_MS * WEFT_MS);
+    weft__exit_watch_begin();
     for (;;) {
         unsigned epoch = weft__iload_acq(&weft__exit_epoch);
-        if (weft__load_acq(&weft__ctr.live_all) == 0 || weft_now() >= deadline)
+        if (weft__alive_all(weft__load_acq(&weft__ctr.alive)) == 0 || weft_now() >= deadline)
             break;
         weft__wait_exit(epoch, deadline);
     }
-    size_t alive = (size_t)weft__load_acq(&weft__ctr.live_all);
+    weft__exit_watch_end();
+    size_t alive = (size_t)weft__alive_all(weft__load_acq(&weft__ctr.alive));
     if (alive) {
         fprintf(stderr, "weft: shutdown with %zu task%s still alive:\n", alive,
                 alive == 1 ? "" : "s");

@@ -45,6 +45,7 @@ typedef struct weft__worker {
     weft__aword sched_tick;          /* schedules so far; thieves read it */
     int id;
     uint64_t switches;
+    weft__aword exited;              /* tasks that returned here; only the owner writes */
     struct weft__stackcache *stacks;
 
     /* Run queue: single producer (owner), multiple consumers (owner and

@@ -734,6 +734,34 @@ static void test_leak_check_times_out_on_a_running_task(void **state)
     assert_int_equal(weft_leak_check(mark, WT_LIVENESS_NS, stderr), 0);
 }
 
+static void yield_then_return(void *p)
+{
+    for (intptr_t i = 0; i < (intptr_t)p; i++)
+        weft_yield();
+}
+
+/* A plain thread's leak check learns of each exit from the exit itself
+ * (which looks for registered waiters only after its effects, and wakes
+ * them): while a task keeps the runtime busy, so that no idle worker pokes
+ * the check, it returns as soon as the checked task has returned, in every
+ * order of that exit and the check's registration.  A lost wake-up would
+ * leave a round waiting out the whole timeout (the test's time limit
+ * catches that). */
+static void test_leak_check_on_a_thread_is_woken_by_the_exit(void **state)
+{
+    atomic_store(&busy_stop, 0);
+    uint64_t busy_mark = weft_leak_mark();
+    assert_int_equal(weft_go(busy, NULL), 0);
+    unsigned seed = 0x5eed;
+    for (int round = 0; round < 500; round++) {
+        uint64_t mark = weft_leak_mark();
+        assert_int_equal(weft_go(yield_then_return, (void *)(intptr_t)(rand_r(&seed) % 48)), 0);
+        assert_int_equal(weft_leak_check(mark, WT_LIVENESS_NS, stderr), 0);
+    }
+    atomic_store(&busy_stop, 1);
+    assert_int_equal(weft_leak_check(busy_mark, WT_LIVENESS_NS, stderr), 0);
+}
+
 struct in_task {
     weft_chan *done;
     weft_chan *c;
@@ -1241,6 +1269,7 @@ int main(int argc, char **argv)
         cmocka_unit_test(test_leak_check_clean_program_reports_nothing),
         cmocka_unit_test(test_leak_check_reports_blocked_task_with_site_and_reason),
         cmocka_unit_test(test_leak_check_ignores_tasks_spawned_before_the_mark),
+        cmocka_unit_test(test_leak_check_on_a_thread_is_woken_by_the_exit),
         cmocka_unit_test(test_leak_check_marks_tasks_on_unreferenced_channels_certainly_leaked),
         cmocka_unit_test(test_leak_check_times_out_on_a_running_task),
         cmocka_unit_test(test_leak_check_inside_a_task),

@@ -57,8 +57,8 @@ static bool have_thread_counters(void)
 
 void weft__diag_poke_waiters(void)
 {
-    /* Bump unconditionally: a waiter that read the epoch before this and
-     * registers afterwards must find it moved (see weft__wait_exit). */
+    /* Unconditionally (this runs once per idle spell, not per exit): a
+     * waiter that read the epoch before this must find it moved. */
     weft__ifetch_add_full(&weft__exit_epoch, 1);
     if (weft__load_full(&weft__exit_waiters))
         weft__futex_wake(&weft__exit_epoch, 1 << 30);
@@ -195,7 +195,7 @@ static weft__aword recheck;
 
 static struct signature signature_now(void)
 {
-    struct signature g = {weft__load_acq(&weft__ctr.spawned), weft__load_acq(&weft__ctr.exited), 0};
+    struct signature g = {weft__spawned_count(), weft__exited_count(), 0};
     WEFT__DIAG_RACY_BEGIN();
     g.switches = weft__switch_count();
     WEFT__DIAG_RACY_END();
@@ -290,7 +290,7 @@ int64_t weft__check_deadlock(void)
     /* Cheap tests first: this runs every time the runtime goes idle. */
     if (!weft__load_acq(&weft__S.running) || weft__load_acq(&weft__S.stopping))
         return WEFT_FOREVER;
-    if (weft__load_acq(&weft__ctr.live_all) == 0 || timers_queued() || outside_wakers() ||
+    if (weft__alive_all(weft__load_acq(&weft__ctr.alive)) == 0 || timers_queued() || outside_wakers() ||
         weft__load_acq(&weft__diag_leak_waiters))
         return WEFT_FOREVER;
     /* Two workers can go idle at once: one checks, and checks again if

@@ -275,7 +275,7 @@ size_t weft__diag_collect(bool (*keep)(const weft__task *t, void *arg), void *ar
                           struct weft__diag_task **out, size_t *lost)
 {
     /* The registry may grow while we allocate: retry with room to spare. */
-    size_t cap = (size_t)weft__load_acq(&weft__ctr.live_all) + 16;
+    size_t cap = (size_t)weft__alive_all(weft__load_acq(&weft__ctr.alive)) + 16;
     struct collect c = {keep, arg, NULL, 0, 0, 0};
     for (int attempt = 0; attempt < 4; attempt++) {
         weft__free(c.v);
@@ -293,7 +293,7 @@ size_t weft__diag_collect(bool (*keep)(const weft__task *t, void *arg), void *ar
     }
     if (!c.v) {
         *out = NULL;
-        *lost = (size_t)weft__load_acq(&weft__ctr.live_all);
+        *lost = (size_t)weft__alive_all(weft__load_acq(&weft__ctr.alive));
         return 0;
     }
     qsort(c.v, c.n, sizeof *c.v, by_id);
@@ -856,7 +856,7 @@ int weft_dump_tasks_json(FILE *out)
     size_t n = weft__diag_collect(NULL, NULL, &v, &lost);
     fprintf(out, "{\"weft_task_dump\":1,\"now_ns\":%lld,\"live\":%llu,\"count\":%zu,"
                  "\"not_shown\":%zu,\"tasks\":[",
-            (long long)weft_now(), (unsigned long long)weft__load_acq(&weft__ctr.live), n,
+            (long long)weft_now(), (unsigned long long)weft_num_tasks(), n,
             lost);
     weft__diag_print_json(out, v, n);
     fputs(n ? "\n]}\n" : "]}\n", out);
@@ -902,7 +902,7 @@ static void *sq_main(void *arg)
             weft__thread_known_pop();
             return NULL;
         }
-        size_t live = (size_t)weft__load_acq(&weft__ctr.live);
+        size_t live = weft_num_tasks();
         fprintf(stderr, "weft: SIGQUIT: task dump (%zu live task%s)\n", live,
                 live == 1 ? "" : "s");
         weft_dump_tasks(stderr);

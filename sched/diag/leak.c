@@ -17,7 +17,8 @@
  * weft_num_tasks) with an id >= mark, except the caller itself.
  *
  * Waiting.  A plain thread blocks on the exit epoch's futex
- * (weft__wait_exit), which moves on every task exit and every time the
+ * (weft__wait_exit), which moves on every task exit while a waiter is
+ * registered (weft__exit_watch_begin) and every time the
  * runtime goes idle (weft__check_deadlock pokes it); each wake-up re-scans.
  * Only while a plain thread is blocked inside weft with a deadline (whose
  * return nobody signals) does it also re-scan every LEAK_PLAIN_RESCAN, and
@@ -112,6 +113,7 @@ static void wait_in_task(struct weft__diag_scan *s, int64_t deadline, const void
 static void wait_on_thread(struct weft__diag_scan *s, int64_t deadline)
 {
     weft__fetch_add_full(&weft__diag_leak_waiters, 1);
+    weft__exit_watch_begin();
     int64_t outside_step = LEAK_OUTSIDE_FIRST * WEFT_MS;
     for (;;) {
         /* The epoch is read before the scan: whatever happens after the
@@ -138,6 +140,7 @@ static void wait_on_thread(struct weft__diag_scan *s, int64_t deadline)
         int64_t until = deadline - now > step ? now + step : deadline;
         weft__wait_exit(epoch, until);
     }
+    weft__exit_watch_end();
     weft__fetch_add_full(&weft__diag_leak_waiters, (AO_t)-1);
 }
 

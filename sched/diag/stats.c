@@ -15,9 +15,9 @@ int weft_stats(struct weft_stats *out)
 {
     if (!out)
         return EINVAL;
-    out->spawned = weft__load_acq(&weft__ctr.spawned);
-    out->exited = weft__load_acq(&weft__ctr.exited);
-    out->live = weft__load_acq(&weft__ctr.live);
+    out->spawned = weft__spawned_count();
+    out->exited = weft__exited_count();
+    out->live = weft__alive_counted(weft__load_acq(&weft__ctr.alive));
     out->parked = 0;
     weft__for_each_task(count_parked, &out->parked);
     WEFT__DIAG_RACY_BEGIN();
