@@ -58,19 +58,21 @@ typedef struct weft__lock {
 
 void weft__lock_slow(weft__lock *l);
 void weft__unlock_slow(weft__lock *l);
-static inline bool weft__lock_try(weft__lock *l)
+/* Always inlined: gcc treats paths to a noreturn call (a task's exit) as
+ * cold and would call these there, a dozen instructions on every exit. */
+static inline __attribute__((always_inline)) bool weft__lock_try(weft__lock *l)
 {
     /* relaxed: only a hint for the CAS, which decides (acquire: the
      * critical section must not float above the lock). */
     unsigned v = weft__iload_relaxed(&l->word);
     return !(v & WEFT__LOCK_HELD) && weft__icas_acq(&l->word, v, v | WEFT__LOCK_HELD);
 }
-static inline void weft__lock_acquire(weft__lock *l)
+static inline __attribute__((always_inline)) void weft__lock_acquire(weft__lock *l)
 {
     if (WEFT__UNLIKELY(!weft__lock_try(l)))
         weft__lock_slow(l);
 }
-static inline void weft__lock_release(weft__lock *l)
+static inline __attribute__((always_inline)) void weft__lock_release(weft__lock *l)
 {
     /* While the lock is held only its holder changes the word, except a
      * waiter about to sleep, which sets SLEEPERS by CAS.  So the release
