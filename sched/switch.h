@@ -68,6 +68,9 @@ static inline uintptr_t weft__pc_strip(uintptr_t pc)
 
 /* Save the running context into *from and resume *to. */
 void weft__switch(struct weft__frame *from, struct weft__frame *to);
+/* Resume *to without saving the running context, which must never run
+ * again (a task that returned). */
+__attribute__((noreturn)) void weft__jump(struct weft__frame *to);
 
 /* Prepare *f so that switching to it runs entry() on the stack
  * [stack_lo, stack_lo + size). */

@@ -325,8 +325,7 @@ __attribute__((noreturn)) static void task_exit(weft__worker *w, weft__task *t)
     }
     w->after_fn = free_dead;
     w->after_arg = t;
-    weft__schedule_out(w, t);
-    weft__panic(__FILE__, __LINE__, "dead task %llu resumed", (unsigned long long)t->id);
+    weft__schedule_exit(w, t);
 }
 
 void weft__task_entry(void)

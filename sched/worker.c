@@ -128,13 +128,13 @@ static inline void run_after(weft__worker *w)
 
 void weft__run_after(weft__worker *w) { run_after(w); }
 
-/* Switch from the running context (task self, or the scheduler when self is
- * NULL) to task `to` (or the scheduler when NULL).  Returns when the caller's
- * context is resumed, possibly on another worker. */
-static inline void switch_to(weft__worker *w, weft__task *self, weft__task *to)
+/* The sanitizers' side of a switch from the running context (task self,
+ * or the scheduler when self is NULL) to task `to` (or the scheduler).
+ * Always inlined: as a function of its own, under TSan, its exit would pop
+ * a shadow frame from the fiber it switched to (one per task exit, until
+ * that fiber's shadow stack underflows). */
+static inline __attribute__((always_inline)) void switch_announce(weft__worker *w, weft__task *self, weft__task *to)
 {
-    struct weft__frame *from = self ? &self->frame : &w->sched_frame;
-    struct weft__frame *dst = to ? &to->frame : &w->sched_frame;
 #ifdef WEFT__ASAN
     bool dying = self && weft__load_relaxed(&self->state) == WEFT__TASK_DEAD;
     void **save = self ? &self->asan_fake_stack : &w->asan_fake_stack;
@@ -146,7 +146,15 @@ static inline void switch_to(weft__worker *w, weft__task *self, weft__task *to)
 #ifdef WEFT__TSAN
     __tsan_switch_to_fiber(to ? to->tsan_fiber : w->tsan_fiber, 0);
 #endif
-    weft__switch(from, dst);
+    (void)w, (void)self, (void)to;
+}
+
+/* Switch from the running context to `to` (as above).  Returns when the
+ * caller's context is resumed, possibly on another worker. */
+static inline void switch_to(weft__worker *w, weft__task *self, weft__task *to)
+{
+    switch_announce(w, self, to);
+    weft__switch(self ? &self->frame : &w->sched_frame, to ? &to->frame : &w->sched_frame);
 #ifdef WEFT__ASAN
     {
         weft__worker *nw = weft__cur_worker();
@@ -157,16 +165,17 @@ static inline void switch_to(weft__worker *w, weft__task *self, weft__task *to)
 
 void weft__overflow_report(weft__task *t, const char *how); /* signal.c */
 
-void weft__schedule_out(weft__worker *w, weft__task *self)
+/* What runs after self stops running here: a task from the local queue,
+ * or NULL for the scheduler loop (every WEFT__SCHED_BUDGET-th time, so
+ * that a pair of tasks handing work to each other does not starve timers
+ * and the global queue). */
+static inline weft__task *next_after(weft__worker *w, weft__task *self)
 {
     weft__task *next = NULL;
     /* relaxed: thieves only compare it for change (see steal_work). */
     weft__store_relaxed(&w->sched_tick, weft__load_relaxed(&w->sched_tick) + 1);
     if (WEFT__UNLIKELY(weft__canary_in_use) && !weft__stack_canary_ok(self))
         weft__overflow_report(self, "stack canary overwritten");
-    /* Every 61st switch goes through the scheduler loop, which looks at
-     * timers and the global queue: a pair of tasks handing work to each
-     * other must not starve them. */
     if (WEFT__LIKELY(--w->sched_budget > 0)) {
         next = weft__runq_get_fast(w);
     } else {
@@ -180,6 +189,12 @@ void weft__schedule_out(weft__worker *w, weft__task *self)
     } else {
         w->cur = NULL;
     }
+    return next;
+}
+
+void weft__schedule_out(weft__worker *w, weft__task *self)
+{
+    weft__task *next = next_after(w, self);
     /* errno belongs to the task: save it from this thread's errno and put
      * it into the errno of whichever thread resumes us. */
     self->saved_errno = *w->errno_ptr;
@@ -188,6 +203,13 @@ void weft__schedule_out(weft__worker *w, weft__task *self)
     w = weft__cur_worker();
     *w->errno_ptr = self->saved_errno;
     run_after(w);
+}
+
+void weft__schedule_exit(weft__worker *w, weft__task *self)
+{
+    weft__task *next = next_after(w, self);
+    switch_announce(w, self, next);
+    weft__jump(next ? &next->frame : &w->sched_frame);
 }
 
 /* Runs on the child's stack right after the switch: the parent's

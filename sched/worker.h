@@ -146,6 +146,9 @@ weft__task *weft__gq_get(weft__worker *w, size_t max);
 void weft__wakep(void);
 void weft__worker_wake(weft__worker *w);
 void weft__schedule_out(weft__worker *w, weft__task *self); /* switch to next work */
+/* The same for a task that returned (state DEAD, after_fn set to free its
+ * stack): its context is not saved, and this does not return. */
+__attribute__((noreturn)) void weft__schedule_exit(weft__worker *w, weft__task *self);
 void weft__run_after(weft__worker *w);
 void weft__yield_requeue(weft__task *t);
 void weft__run_child_first(weft__worker *w, weft__task *parent, weft__task *child);

@@ -118,6 +118,7 @@ weft__switch:
     str     x10, [x0]                               /* from->sp = sp */
     ldr     x10, [x1]                               /* x10 = to->sp */
     mov     sp, x10                                 /* now on the new stack (same CFI layout) */
+.Lweft_resume:                                      /* weft__jump joins here, x9 = FPCR */
     ldr     x10, [sp, #WEFT__A64_OFF_FPCR]          /* the new context's FPCR */
     cmp     x10, x9                                 /* same as the one in force? */
     b.eq    1f                                      /* yes: skip the write (can be slow) */
@@ -158,6 +159,23 @@ weft__switch:
     ret                                             /* to where the new context called us from */
     .cfi_endproc
     .size   weft__switch, .-weft__switch
+
+/* ---- void weft__jump(struct weft__frame *to): weft__switch's second half
+ * alone, for a context that never runs again (a task that returned): it
+ * saves nothing. */
+    .globl  weft__jump
+    .hidden weft__jump
+    .type   weft__jump, %function
+    .p2align 4
+weft__jump:
+    .cfi_startproc
+    WEFT__A64_BTI_C                                 /* BTI landing pad (when enabled) */
+    mrs     x9, fpcr                                /* the FPCR in force, for the compare */
+    ldr     x10, [x0]                               /* x10 = to->sp */
+    mov     sp, x10                                 /* the old stack is abandoned */
+    b       .Lweft_resume
+    .cfi_endproc
+    .size   weft__jump, .-weft__jump
 
 /* ---- first "return" target of a frame built by weft__frame_init -------- */
     .globl  weft__a64_task_start

@@ -17,6 +17,12 @@ void weft__switch(struct weft__frame *from, struct weft__frame *to)
         abort(); /* cannot fail with valid contexts */
 }
 
+void weft__jump(struct weft__frame *to)
+{
+    setcontext(&to->uc);
+    abort(); /* setcontext returns only on error */
+}
+
 void weft__frame_init(struct weft__frame *f, void *stack_lo, size_t size, void (*entry)(void))
 {
     if (getcontext(&f->uc) != 0)

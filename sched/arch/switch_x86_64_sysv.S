@@ -24,6 +24,12 @@
  * weft__frame_init (sched/arch/frame_x86_64.c) builds the same frame by
  * hand with entry() as the return address, so a first switch "returns"
  * into entry().  WEFT__X86_FRAME_SIZE there must stay equal to 64.
+ *
+ * void weft__jump(struct weft__frame *to (%rdi)) is the second half alone:
+ * it resumes *to and saves nothing, for a context that never runs again
+ * (a task that returned).  Besides the stores it skips stmxcsr, which is
+ * microcoded on AMD Zen (about 17 cycles, throughput-bound, measured on
+ * this project's EPYC VM): a sixth of a spawn's switch time.
  */
     .text
     .globl  weft__switch
@@ -43,6 +49,7 @@ weft__switch:
     fnstcw  4(%rsp)             /* x87 control word */
     movq    %rsp, (%rdi)        /* from->sp = rsp */
     movq    (%rsi), %rsp        /* rsp = to->sp: now on the new stack */
+.Lweft_resume:
     ldmxcsr (%rsp)              /* restore the new context's control words */
     fldcw   4(%rsp)
     addq    $8, %rsp
@@ -55,5 +62,16 @@ weft__switch:
     ret                         /* to where the new context called us from */
     .cfi_endproc
     .size   weft__switch, .-weft__switch
+
+    .globl  weft__jump
+    .hidden weft__jump
+    .type   weft__jump, @function
+    .p2align 4
+weft__jump:
+    .cfi_startproc
+    movq    (%rdi), %rsp        /* rsp = to->sp; the old stack is abandoned */
+    jmp     .Lweft_resume
+    .cfi_endproc
+    .size   weft__jump, .-weft__jump
 
     .section .note.GNU-stack,"",@progbits
