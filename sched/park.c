@@ -269,7 +269,7 @@ static inline __attribute__((always_inline)) int ready_on(weft__worker *w, weft_
          * data is hot, as soon as the waker blocks.  No other worker is
          * woken for it (that would bounce it across CPUs); a task it
          * displaces from runnext goes to the queue, where others may steal. */
-        AO_t old = weft__xchg_full(&w->runnext, (AO_t)t);
+        AO_t old = weft__runnext_put(w, t);
         if (old)
             return ready_displaced(w, (weft__task *)old);
         return 0;

@@ -217,7 +217,7 @@ void weft__schedule_exit(weft__worker *w, weft__task *self)
 static void park_parent_next(void *arg)
 {
     weft__worker *w = weft__cur_worker();
-    AO_t old = weft__xchg_full(&w->runnext, (AO_t)arg);
+    AO_t old = weft__runnext_put(w, arg);
     if (old)
         weft__runq_put_or_global(w, (weft__task *)old);
     weft__wakep();

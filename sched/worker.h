@@ -133,6 +133,24 @@ static inline weft__task *weft__runq_get_fast(weft__worker *w)
         return (weft__task *)next;
     return weft__runq_get(w);
 }
+/* Put t in w's runnext (w's own thread only); returns the task it
+ * displaced, or 0.  Others only ever empty the slot (thieves and the
+ * monitor CAS it to 0), never fill it: so a slot the owner finds empty
+ * stays empty until the owner's own store, and a release store publishes
+ * t (its frame was written before) as the exchange did, without a locked
+ * instruction.  Only a full slot needs the exchange, which tells whether
+ * its task was taken meanwhile.  No caller needs a full barrier here:
+ * the owner runs runnext itself, and a wake-up for it (weft__wakep) has
+ * its own. */
+static inline AO_t weft__runnext_put(weft__worker *w, weft__task *t)
+{
+    AO_t old = weft__load_relaxed(&w->runnext);
+    if (WEFT__LIKELY(old == 0)) {
+        weft__store_rel(&w->runnext, (AO_t)t);
+        return 0;
+    }
+    return weft__xchg_full(&w->runnext, (AO_t)t);
+}
 weft__task *weft__runq_steal(weft__worker *thief, weft__worker *victim, bool take_runnext);
 bool weft__runq_empty(weft__worker *w);
 /* Move all of victim's queued tasks (runnext too) to the global queue:
