@@ -220,7 +220,17 @@ static void park_parent_next(void *arg)
     AO_t old = weft__runnext_put(w, arg);
     if (old)
         weft__runq_put_or_global(w, (weft__task *)old);
-    weft__wakep();
+    /* Another worker may steal the parent (skynet's trees spread so), so
+     * an idle one is woken; but without weft__wakep's full fence first
+     * when none is idle by a plain look.  The fence orders a push before
+     * that look for work nobody else would take: here the parent waits
+     * on this very worker, which runs it as soon as the child parks or
+     * returns (and if the child never does, the monitor wakes a thief for
+     * a worker that stopped scheduling: sysmon.c).  A worker going idle
+     * that the look misses only leaves a moment of parallelism unused.
+     * relaxed: a hint, as above. */
+    if (weft__load_relaxed(&weft__S.nidle) != 0)
+        weft__wakep();
 }
 
 void weft__run_child_first(weft__worker *w, weft__task *parent, weft__task *child)
