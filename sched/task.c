@@ -1,11 +1,11 @@
 /*
- * task.c — spawning and exiting tasks, ids, the live counter and the task
+ * task.c — spawning and exiting tasks, ids, the alive word and the task
  * registry that dumps and leak checks walk.
  *
  * The registry is sharded so spawn and exit never take one global lock: a
  * task spawned on a worker registers in that worker's home shard, one
- * spawned by a plain thread in the shard of its id; the live counter is a single atomic word so that
- * weft_num_tasks() is exact at every instant.
+ * spawned by a plain thread in the shard of its id.  The alive counts are
+ * a single atomic word so that weft_num_tasks() is exact at every instant.
  */
 #include <errno.h>
 #include <string.h>

@@ -228,7 +228,7 @@ static void park_parent_next(void *arg)
      * returns (and if the child never does, the monitor wakes a thief for
      * a worker that stopped scheduling: sysmon.c).  A worker going idle
      * that the look misses only leaves a moment of parallelism unused.
-     * relaxed: a hint, as above. */
+     * relaxed: only a hint. */
     if (weft__load_relaxed(&weft__S.nidle) != 0)
         weft__wakep();
 }
