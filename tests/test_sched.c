@@ -534,10 +534,17 @@ static void test_idle_runtime_uses_no_cpu(void **state)
 
 static int run_main_value(void *arg) { return (int)(uintptr_t)arg + (weft_self() > 0); }
 
+static void done_and_return(void *wg) { assert_int_equal(weft_wg_done(wg), 0); }
+
 static void test_init_shutdown_reinit_cycles(void **state)
 {
     (void)state;
     assert_int_equal(weft_shutdown(), 0);
+    /* Spawns and exits keep counting across restarts (each worker counts
+     * its exits; a shutdown keeps their sum). */
+    struct weft_stats before;
+    assert_int_equal(weft_stats(&before), 0);
+    assert_int_equal(before.workers, 0);
     for (int round = 0; round < 5; round++) {
         struct weft_config cfg = {.workers = 1 + round % 2};
         assert_int_equal(weft_init(&cfg), 0);
@@ -551,7 +558,17 @@ static void test_init_shutdown_reinit_cycles(void **state)
         assert_int_equal(weft_chan_recv(c, &v), 0);
         assert_int_equal(v, round);
         weft_chan_release(c);
-        assert_int_equal(weft_shutdown(), 0);
+        weft_wg wg = WEFT_WG_INIT;
+        assert_int_equal(weft_wg_add(&wg, 2), 0);
+        assert_int_equal(weft_go(done_and_return, &wg), 0);
+        assert_int_equal(weft_go(done_and_return, &wg), 0);
+        assert_int_equal(weft_wg_wait(&wg), 0);
+        assert_int_equal(weft_shutdown(), 0); /* waits for both to return */
+        struct weft_stats after;
+        assert_int_equal(weft_stats(&after), 0);
+        assert_true(after.spawned - before.spawned >= 2 * (uint64_t)(round + 1));
+        assert_true(after.exited - before.exited >= 2 * (uint64_t)(round + 1));
+        assert_int_equal(after.live, before.live);
     }
     struct weft_config bad = {.workers = -1};
     assert_int_equal(weft_init(&bad), EINVAL);
