@@ -389,32 +389,48 @@ static size_t default_usable(void)
     return round_page(weft__S.default_stack);
 }
 
+/* A default-size stack when the top of this worker's cache will not do:
+ * the cache refilled from the warm pool, the pool itself (a plain thread),
+ * or a new slot.  Out of line, so that the common path (a pop) keeps no
+ * frame.  NULL if out of memory. */
+static __attribute__((noinline)) struct weft__stack *pooled_slow(weft__worker *w, size_t def)
+{
+    struct weft__stack *s = NULL;
+    struct weft__stackcache *c = w ? w->stacks : NULL;
+    if (c && !c->n)
+        refill_cache(c);
+    if (c && c->n) {
+        s = c->s[--c->n];
+    } else {
+        weft__lock_acquire(&G.lock);
+        if (!warm_take(&s, 1) && (s = G.cold))
+            G.cold = s->next;
+        weft__lock_release(&G.lock);
+    }
+    /* A stack cached under an earlier default size (the runtime was
+     * re-initialised with another WEFT_STACK_SIZE) is left alone. */
+    if (s && s->usable != def)
+        s = NULL;
+    if (!s)
+        s = carve(G.page + def, false);
+    return s;
+}
+
 void *weft__stack_alloc(size_t size, size_t reserve, void **lo, size_t *usable,
                         struct weft__stack **handle, bool *pooled_out)
 {
     size_t top = top_reserve(reserve);
     size_t want = round_page(size);
     size_t def = default_usable();
-    struct weft__stack *s = NULL;
+    struct weft__stack *s;
     bool pooled = want == def && top <= WEFT__POOL_RESERVE_MAX;
-    if (pooled) {
+    if (WEFT__LIKELY(pooled)) {
         weft__worker *w = weft__cur_worker();
-        if (w && w->stacks && !w->stacks->n)
-            refill_cache(w->stacks);
-        if (w && w->stacks && w->stacks->n) {
-            s = w->stacks->s[--w->stacks->n];
-        } else {
-            weft__lock_acquire(&G.lock);
-            if (!warm_take(&s, 1) && (s = G.cold))
-                G.cold = s->next;
-            weft__lock_release(&G.lock);
-        }
-        /* A stack cached under an earlier default size (the runtime was
-         * re-initialised with another WEFT_STACK_SIZE) is left alone. */
-        if (s && s->usable != def)
-            s = NULL;
-        if (!s)
-            s = carve(G.page + def, false);
+        struct weft__stackcache *c = w ? w->stacks : NULL;
+        if (WEFT__LIKELY(c && c->n) && WEFT__LIKELY(c->s[c->n - 1]->usable == def))
+            s = c->s[--c->n];
+        else
+            s = pooled_slow(w, def);
     } else {
         if (want < top + 4096)
             want = round_page(top + 4096);
@@ -435,7 +451,10 @@ void *weft__stack_alloc(size_t size, size_t reserve, void **lo, size_t *usable,
     return s->slot_lo + G.page + s->usable - top - colour;
 }
 
-void weft__stack_free(struct weft__stack *s, bool pooled)
+/* weft__stack_free's other cases, out of line for the same reason: a
+ * stack of its own mapping, or a pooled one freed where there is no
+ * worker cache. */
+static __attribute__((noinline)) void free_slow(struct weft__stack *s, bool pooled)
 {
     if (!pooled) {
         WEFT__ASSERT(s->dedicated);
@@ -450,22 +469,27 @@ void weft__stack_free(struct weft__stack *s, bool pooled)
         munmap(s->slot_lo, s->slot_size);
         return;
     }
-    weft__worker *w = weft__cur_worker();
+    weft__lock_acquire(&G.lock);
+    warm_put(&s, 1);
+    weft__lock_release(&G.lock);
+}
+
+void weft__stack_free(struct weft__stack *s, bool pooled)
+{
+    weft__worker *w = pooled ? weft__cur_worker() : NULL;
     struct weft__stackcache *c = w ? w->stacks : NULL;
-    if (!c) {
-        weft__lock_acquire(&G.lock);
-        warm_put(&s, 1);
-        weft__lock_release(&G.lock);
+    if (WEFT__UNLIKELY(!c)) {
+        free_slow(s, pooled);
         return;
     }
-    if (c->n >= WEFT__CACHE_MAX)
+    if (WEFT__UNLIKELY(c->n >= WEFT__CACHE_MAX))
         spill_cache(c);
     c->s[c->n++] = s;
 }
 
 /* Move the WEFT__CACHE_MOVE least recently freed stacks of a full cache
  * to the warm pool: pointers copied, no handle touched. */
-static void spill_cache(struct weft__stackcache *c)
+static __attribute__((noinline)) void spill_cache(struct weft__stackcache *c)
 {
     weft__lock_acquire(&G.lock);
     warm_put(c->s, WEFT__CACHE_MOVE);
@@ -475,7 +499,7 @@ static void spill_cache(struct weft__stackcache *c)
 }
 
 /* Take up to WEFT__CACHE_MOVE warm stacks into an empty cache. */
-static void refill_cache(struct weft__stackcache *c)
+static __attribute__((noinline)) void refill_cache(struct weft__stackcache *c)
 {
     if (!weft__load_relaxed(&G.nwarm)) /* racy hint: the lock decides */
         return;
