@@ -29,7 +29,8 @@
  * it resumes *to and saves nothing, for a context that never runs again
  * (a task that returned).  Besides the stores it skips stmxcsr, which is
  * microcoded on AMD Zen (about 17 cycles, throughput-bound, measured on
- * this project's EPYC VM): a sixth of a spawn's switch time.
+ * this project's EPYC VM): two thirds of weft__switch's samples in
+ * bench/spawn's profile.
  */
     .text
     .globl  weft__switch
